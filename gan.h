@@ -405,7 +405,1371 @@ GANDEF const char *gan_last_error(void);
 #ifndef GAN_IMPLEMENTATION_DONE
 #define GAN_IMPLEMENTATION_DONE
 
-/* IMPLEMENTATION_PENDING */
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+
+#if defined(GAN_MALLOC) && !defined(GAN_FREE)
+#error "gan.h: define GAN_MALLOC and GAN_FREE together, or neither"
+#endif
+#if defined(GAN_FREE) && !defined(GAN_MALLOC)
+#error "gan.h: define GAN_MALLOC and GAN_FREE together, or neither"
+#endif
+#ifndef GAN_MALLOC
+#define GAN_MALLOC(n) malloc(n)
+#define GAN_FREE(p) free(p)
+#endif
+
+#ifndef GAN_ASSERT
+#include <assert.h>
+#define GAN_ASSERT(cond) assert(cond)
+#endif
+
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#define GAN__RESTRICT __restrict__
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
+#define GAN__RESTRICT restrict
+#else
+#define GAN__RESTRICT
+#endif
+
+/* Every block of the arena starts on a 64-byte boundary so vector loads of a row are aligned. */
+#define GAN__ALIGN_BYTES 64
+#define GAN__ALIGN_FLOATS (GAN__ALIGN_BYTES / sizeof(gan_float))
+
+/* ==== errors ==== */
+
+static const char *gan__error = "";
+
+GANDEF const char *gan_last_error(void) { return gan__error; }
+
+static void gan__fail(const char *msg) { gan__error = msg; }
+
+/* ==== tensor ==== */
+
+GANDEF gan_tensor gan_tensor_make(gan_float *data, int n, int c, int h, int w)
+{
+    gan_tensor t;
+    t.data = data;
+    t.n = n;
+    t.c = c;
+    t.h = h;
+    t.w = w;
+    return t;
+}
+
+GANDEF size_t gan_tensor_count(const gan_tensor *t)
+{
+    return (size_t)t->n * (size_t)t->c * (size_t)t->h * (size_t)t->w;
+}
+
+GANDEF gan_shape gan_chw(int c, int h, int w)
+{
+    gan_shape s;
+    s.c = c;
+    s.h = h;
+    s.w = w;
+    return s;
+}
+
+static size_t gan__shape_count(gan_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
+
+/* ==== rng ==== */
+
+/* PCG32, the XSH-RR output of a 64-bit LCG (O'Neill 2014), seeded as pcg32_srandom(seed, stream). */
+#define GAN__PCG_MULT 6364136223846793005ULL
+#define GAN__PCG_STREAM 0xda3e39cb94b95bdbULL
+
+GANDEF uint32_t gan_rng_u32(gan_rng *rng)
+{
+    uint64_t old = rng->state;
+    uint32_t xorshifted, rot;
+    rng->state = old * GAN__PCG_MULT + rng->inc;
+    xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
+    rot = (uint32_t)(old >> 59);
+    return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+}
+
+GANDEF void gan_rng_seed(gan_rng *rng, uint64_t seed)
+{
+    rng->state = 0;
+    rng->inc = (GAN__PCG_STREAM << 1) | 1u;
+    gan_rng_u32(rng);
+    rng->state += seed;
+    gan_rng_u32(rng);
+}
+
+/* 53 random bits in [0, 1), for the double build and for Box-Muller. */
+static double gan__rng_double(gan_rng *rng)
+{
+    uint64_t hi = gan_rng_u32(rng) >> 5, lo = gan_rng_u32(rng) >> 6;
+    return (double)((hi << 26) | lo) * (1.0 / 9007199254740992.0);
+}
+
+GANDEF gan_float gan_rng_uniform(gan_rng *rng)
+{
+#ifdef GAN_DOUBLE
+    return gan__rng_double(rng);
+#else
+    /* 24 bits: every value is exactly representable, so the result never rounds up to 1. */
+    return (gan_float)(gan_rng_u32(rng) >> 8) * (1.0f / 16777216.0f);
+#endif
+}
+
+GANDEF gan_float gan_rng_normal(gan_rng *rng)
+{
+    /* Box-Muller: sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] so the log is finite. */
+    double u1 = 1.0 - gan__rng_double(rng);
+    double u2 = gan__rng_double(rng);
+    return (gan_float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+GANDEF void gan_fill_uniform(gan_float *x, size_t n, gan_float lo, gan_float hi, gan_rng *rng)
+{
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = lo + (hi - lo) * gan_rng_uniform(rng);
+}
+
+GANDEF void gan_fill_normal(gan_float *x, size_t n, gan_float mean, gan_float std, gan_rng *rng)
+{
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = mean + std * gan_rng_normal(rng);
+}
+
+/* ==== kernels ==== */
+
+/* C (M x N) = alpha op(A) op(B) + beta C: the reference, one dot product per element. */
+GANDEF void gan_gemm_naive(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
+                           const gan_float *A, int lda, const gan_float *B, int ldb,
+                           gan_float beta, gan_float *C, int ldc)
+{
+    int i, j, p;
+    for (i = 0; i < M; i++) {
+        for (j = 0; j < N; j++) {
+            gan_float acc = 0;
+            for (p = 0; p < K; p++) {
+                gan_float a = trans_a ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p];
+                gan_float b = trans_b ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j];
+                acc += a * b;
+            }
+            C[(size_t)i * ldc + j] = alpha * acc + (beta == 0 ? 0 : beta * C[(size_t)i * ldc + j]);
+        }
+    }
+}
+
+/* Block sizes of the blocked GEMM: a KC x NC panel of B (32 KiB of floats) stays in L1/L2 while
+   GAN__GEMM_MR rows of C are updated against it. */
+#define GAN__GEMM_KC 64
+#define GAN__GEMM_NC 128
+#define GAN__GEMM_MR 4
+
+/* c[0..n) += a * b[0..n): the inner loop the compiler vectorizes. */
+static void gan__axpy_row(gan_float *GAN__RESTRICT c, const gan_float *GAN__RESTRICT b, gan_float a, int n)
+{
+    int j;
+    for (j = 0; j < n; j++) c[j] += a * b[j];
+}
+
+/* Four rows of C at once against one row of the B panel: each b[j] is loaded once for four FMAs. */
+static void gan__axpy_rows4(gan_float *GAN__RESTRICT c0, gan_float *GAN__RESTRICT c1,
+                            gan_float *GAN__RESTRICT c2, gan_float *GAN__RESTRICT c3,
+                            const gan_float *GAN__RESTRICT b, const gan_float *a, int n)
+{
+    int j;
+    gan_float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+    for (j = 0; j < n; j++) {
+        gan_float bj = b[j];
+        c0[j] += a0 * bj;
+        c1[j] += a1 * bj;
+        c2[j] += a2 * bj;
+        c3[j] += a3 * bj;
+    }
+}
+
+/* C (M x N) = alpha op(A) op(B) + beta C, blocked: B is packed panel by panel into row-major
+   KC x NC tiles (so a transposed B is read contiguously too), then rows of C are updated with
+   alpha op(A)(i, p) times panel rows (i-k-j order, unit stride in the inner loop). */
+GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
+                     const gan_float *A, int lda, const gan_float *B, int ldb,
+                     gan_float beta, gan_float *C, int ldc)
+{
+    gan_float panel[GAN__GEMM_KC * GAN__GEMM_NC];
+    gan_float a[GAN__GEMM_MR * GAN__GEMM_KC];
+    int i, j, p, r, p0, j0;
+
+    /* C = beta C first; beta = 0 overwrites so that garbage (even NaN) in C is ignored. */
+    for (i = 0; i < M; i++) {
+        gan_float *c = C + (size_t)i * ldc;
+        if (beta == 0) for (j = 0; j < N; j++) c[j] = 0;
+        else if (beta != 1) for (j = 0; j < N; j++) c[j] *= beta;
+    }
+    if (K <= 0 || alpha == 0) return;
+
+    for (p0 = 0; p0 < K; p0 += GAN__GEMM_KC) {
+        int kc = K - p0 < GAN__GEMM_KC ? K - p0 : GAN__GEMM_KC;
+        for (j0 = 0; j0 < N; j0 += GAN__GEMM_NC) {
+            int nc = N - j0 < GAN__GEMM_NC ? N - j0 : GAN__GEMM_NC;
+            /* panel[p][j] = op(B)(p0 + p, j0 + j) */
+            for (p = 0; p < kc; p++) {
+                gan_float *dst = panel + (size_t)p * nc;
+                if (trans_b) {
+                    for (j = 0; j < nc; j++) dst[j] = B[(size_t)(j0 + j) * ldb + p0 + p];
+                } else {
+                    memcpy(dst, B + (size_t)(p0 + p) * ldb + j0, (size_t)nc * sizeof(gan_float));
+                }
+            }
+            for (i = 0; i < M; i += GAN__GEMM_MR) {
+                int mr = M - i < GAN__GEMM_MR ? M - i : GAN__GEMM_MR;
+                /* a[p][r] = alpha op(A)(i + r, p0 + p) */
+                for (p = 0; p < kc; p++)
+                    for (r = 0; r < mr; r++)
+                        a[p * GAN__GEMM_MR + r] = alpha * (trans_a ? A[(size_t)(p0 + p) * lda + i + r]
+                                                                   : A[(size_t)(i + r) * lda + p0 + p]);
+                if (mr == GAN__GEMM_MR) {
+                    gan_float *c0 = C + (size_t)i * ldc + j0;
+                    for (p = 0; p < kc; p++)
+                        gan__axpy_rows4(c0, c0 + ldc, c0 + 2 * (size_t)ldc, c0 + 3 * (size_t)ldc,
+                                        panel + (size_t)p * nc, a + p * GAN__GEMM_MR, nc);
+                } else {
+                    for (r = 0; r < mr; r++)
+                        for (p = 0; p < kc; p++)
+                            gan__axpy_row(C + (size_t)(i + r) * ldc + j0, panel + (size_t)p * nc,
+                                          a[p * GAN__GEMM_MR + r], nc);
+                }
+            }
+        }
+    }
+}
+
+/* col[(c k + ki) k + kj][oh OW + ow] = x[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside. */
+GANDEF void gan_im2col(gan_float *col, const gan_float *x, const gan_conv_geom *g)
+{
+    int c, ki, kj, oh, ow;
+    for (c = 0; c < g->c; c++)
+        for (ki = 0; ki < g->k; ki++)
+            for (kj = 0; kj < g->k; kj++) {
+                gan_float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * g->oh * g->ow;
+                const gan_float *xc = x + (size_t)c * g->h * g->w;
+                for (oh = 0; oh < g->oh; oh++) {
+                    int ih = oh * g->stride - g->pad + ki;
+                    gan_float *dst = row + (size_t)oh * g->ow;
+                    if (ih < 0 || ih >= g->h) {
+                        for (ow = 0; ow < g->ow; ow++) dst[ow] = 0;
+                        continue;
+                    }
+                    for (ow = 0; ow < g->ow; ow++) {
+                        int iw = ow * g->stride - g->pad + kj;
+                        dst[ow] = (iw >= 0 && iw < g->w) ? xc[(size_t)ih * g->w + iw] : 0;
+                    }
+                }
+            }
+}
+
+/* x[c][oh stride - pad + ki][ow stride - pad + kj] += col[(c k + ki) k + kj][oh OW + ow]: im2col's adjoint. */
+GANDEF void gan_col2im(gan_float *x, const gan_float *col, const gan_conv_geom *g)
+{
+    int c, ki, kj, oh, ow;
+    for (c = 0; c < g->c; c++)
+        for (ki = 0; ki < g->k; ki++)
+            for (kj = 0; kj < g->k; kj++) {
+                const gan_float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * g->oh * g->ow;
+                gan_float *xc = x + (size_t)c * g->h * g->w;
+                for (oh = 0; oh < g->oh; oh++) {
+                    int ih = oh * g->stride - g->pad + ki;
+                    const gan_float *src = row + (size_t)oh * g->ow;
+                    if (ih < 0 || ih >= g->h) continue;
+                    for (ow = 0; ow < g->ow; ow++) {
+                        int iw = ow * g->stride - g->pad + kj;
+                        if (iw >= 0 && iw < g->w) xc[(size_t)ih * g->w + iw] += src[ow];
+                    }
+                }
+            }
+}
+
+/* ==== layers ==== */
+
+/* PyTorch's defaults for the norm layers. */
+#define GAN__NORM_EPS 1e-5
+#define GAN__BN_MOMENTUM 0.1
+
+static gan_layer gan__layer_new(gan_layer_kind kind)
+{
+    gan_layer L;
+    memset(&L, 0, sizeof L);
+    L.kind = kind;
+    L.stride = 1;
+    L.trained = 1;
+    return L;
+}
+
+GANDEF gan_layer gan_linear(int in_features, int out_features)
+{
+    gan_layer L = gan__layer_new(GAN_LINEAR);
+    GAN_ASSERT(in_features > 0 && out_features > 0 && "Linear needs positive sizes");
+    L.in_ch = in_features;
+    L.out_ch = out_features;
+    L.has_bias = 1;
+    return L;
+}
+
+GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad)
+{
+    gan_layer L = gan__layer_new(GAN_CONV2D);
+    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0 && "Conv2d hyper-parameters");
+    L.in_ch = in_ch;
+    L.out_ch = out_ch;
+    L.k = k;
+    L.stride = stride;
+    L.pad = pad;
+    L.has_bias = 1;
+    return L;
+}
+
+GANDEF gan_layer gan_conv_transpose2d(int in_ch, int out_ch, int k, int stride, int pad, int out_pad)
+{
+    gan_layer L = gan__layer_new(GAN_CONV_TRANSPOSE2D);
+    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0 && "ConvTranspose2d hyper-parameters");
+    GAN_ASSERT(out_pad >= 0 && out_pad < stride && "ConvTranspose2d: out_pad must be smaller than stride");
+    L.in_ch = in_ch;
+    L.out_ch = out_ch;
+    L.k = k;
+    L.stride = stride;
+    L.pad = pad;
+    L.out_pad = out_pad;
+    L.has_bias = 1;
+    return L;
+}
+
+GANDEF gan_layer gan_batchnorm(int features)
+{
+    gan_layer L = gan__layer_new(GAN_BATCHNORM);
+    GAN_ASSERT(features > 0 && "BatchNorm needs a positive feature count");
+    L.in_ch = features;
+    L.out_ch = features;
+    L.has_bias = 1;
+    L.eps = (gan_float)GAN__NORM_EPS;
+    L.momentum = (gan_float)GAN__BN_MOMENTUM;
+    return L;
+}
+
+GANDEF gan_layer gan_layernorm(void)
+{
+    gan_layer L = gan__layer_new(GAN_LAYERNORM);
+    L.has_bias = 1;
+    L.eps = (gan_float)GAN__NORM_EPS;
+    return L;
+}
+
+GANDEF gan_layer gan_relu(void) { return gan__layer_new(GAN_RELU); }
+
+GANDEF gan_layer gan_leaky_relu(gan_float slope)
+{
+    gan_layer L = gan__layer_new(GAN_LEAKY_RELU);
+    L.slope = slope;
+    return L;
+}
+
+GANDEF gan_layer gan_tanh(void) { return gan__layer_new(GAN_TANH); }
+
+GANDEF gan_layer gan_sigmoid(void) { return gan__layer_new(GAN_SIGMOID); }
+
+GANDEF gan_layer gan_dropout(gan_float p)
+{
+    gan_layer L = gan__layer_new(GAN_DROPOUT);
+    GAN_ASSERT(p >= 0 && p <= 1 && "Dropout probability must be in [0, 1]");
+    L.p = p;
+    return L;
+}
+
+GANDEF gan_layer gan_reshape(int c, int h, int w)
+{
+    gan_layer L = gan__layer_new(GAN_RESHAPE);
+    GAN_ASSERT(c > 0 && h > 0 && w > 0 && "Reshape needs a positive shape");
+    L.to = gan_chw(c, h, w);
+    return L;
+}
+
+GANDEF gan_layer gan_flatten(void)
+{
+    gan_layer L = gan__layer_new(GAN_RESHAPE);
+    L.to = gan_chw(-1, 1, 1);
+    return L;
+}
+
+GANDEF gan_layer gan_upsample2x(void) { return gan__layer_new(GAN_UPSAMPLE2X); }
+
+GANDEF gan_layer gan_no_bias(gan_layer layer)
+{
+    GAN_ASSERT((layer.kind == GAN_LINEAR || layer.kind == GAN_CONV2D || layer.kind == GAN_CONV_TRANSPOSE2D)
+               && "gan_no_bias applies to Linear, Conv2d and ConvTranspose2d");
+    layer.has_bias = 0;
+    return layer;
+}
+
+/* The geometry seen by im2col. Conv2d: over the input. ConvTranspose2d: over its *output*, whose
+   convolution windows land on the input grid (the transposed layer is the conv's adjoint). */
+static gan_conv_geom gan__geom(const gan_layer *L)
+{
+    gan_conv_geom g;
+    int conv = L->kind == GAN_CONV2D;
+    g.c = conv ? L->in.c : L->out.c;
+    g.h = conv ? L->in.h : L->out.h;
+    g.w = conv ? L->in.w : L->out.w;
+    g.oh = conv ? L->out.h : L->in.h;
+    g.ow = conv ? L->out.w : L->in.w;
+    g.k = L->k;
+    g.stride = L->stride;
+    g.pad = L->pad;
+    return g;
+}
+
+/* Memory a layer needs, in gan_float units. */
+typedef struct gan__layer_sizes {
+    size_t params;  /* weight and bias */
+    size_t buffers; /* running statistics */
+    size_t saved;   /* values kept from forward for backward, for max_batch samples */
+    size_t work;    /* scratch, shared across the network */
+} gan__layer_sizes;
+
+/* Fixes the layer's input and output shapes from the shape it receives and checks that its
+   hyper-parameters fit that shape; returns the memory it needs for batches up to max_batch. */
+static gan__layer_sizes gan__layer_plan(gan_layer *L, gan_shape in, int max_batch)
+{
+    gan__layer_sizes s;
+    size_t in_count = gan__shape_count(in);
+    memset(&s, 0, sizeof s);
+    L->in = in;
+    L->out = in;
+    L->max_batch = max_batch;
+    L->nW = 0;
+    L->nb = 0;
+    switch (L->kind) {
+    case GAN_LINEAR:
+        GAN_ASSERT((size_t)L->in_ch == in_count && "Linear: in_features must equal the input's C*H*W");
+        L->out = gan_chw(L->out_ch, 1, 1);
+        L->nW = (size_t)L->out_ch * L->in_ch;
+        L->nb = L->has_bias ? (size_t)L->out_ch : 0;
+        break;
+    case GAN_CONV2D:
+        GAN_ASSERT(L->in_ch == in.c && "Conv2d: in_ch must equal the input's channels");
+        GAN_ASSERT(in.h + 2 * L->pad >= L->k && in.w + 2 * L->pad >= L->k && "Conv2d: kernel larger than the padded input");
+        L->out = gan_chw(L->out_ch, (in.h + 2 * L->pad - L->k) / L->stride + 1,
+                         (in.w + 2 * L->pad - L->k) / L->stride + 1);
+        L->nW = (size_t)L->out_ch * L->in_ch * L->k * L->k;
+        L->nb = L->has_bias ? (size_t)L->out_ch : 0;
+        s.work = (size_t)L->in_ch * L->k * L->k * L->out.h * L->out.w;
+        break;
+    case GAN_CONV_TRANSPOSE2D:
+        GAN_ASSERT(L->in_ch == in.c && "ConvTranspose2d: in_ch must equal the input's channels");
+        L->out = gan_chw(L->out_ch, (in.h - 1) * L->stride - 2 * L->pad + L->k + L->out_pad,
+                         (in.w - 1) * L->stride - 2 * L->pad + L->k + L->out_pad);
+        GAN_ASSERT(L->out.h > 0 && L->out.w > 0 && "ConvTranspose2d: padding leaves no output");
+        L->nW = (size_t)L->in_ch * L->out_ch * L->k * L->k;
+        L->nb = L->has_bias ? (size_t)L->out_ch : 0;
+        s.work = (size_t)L->out_ch * L->k * L->k * in.h * in.w;
+        break;
+    case GAN_BATCHNORM:
+        GAN_ASSERT(L->in_ch == in.c && "BatchNorm: features must equal the input's channels (C of C,H,W)");
+        L->nW = (size_t)in.c;
+        L->nb = (size_t)in.c;
+        s.buffers = 2 * (size_t)in.c;
+        s.saved = 2 * (size_t)in.c;
+        break;
+    case GAN_LAYERNORM:
+        L->nW = in_count;
+        L->nb = in_count;
+        s.saved = 2 * (size_t)max_batch;
+        break;
+    case GAN_DROPOUT:
+        s.saved = (size_t)max_batch * in_count;
+        break;
+    case GAN_RESHAPE:
+        L->out = L->to.c < 0 ? gan_chw((int)in_count, 1, 1) : L->to;
+        GAN_ASSERT(gan__shape_count(L->out) == in_count && "Reshape: the new shape must hold C*H*W values");
+        break;
+    case GAN_UPSAMPLE2X:
+        L->out = gan_chw(in.c, 2 * in.h, 2 * in.w);
+        break;
+    case GAN_RELU:
+    case GAN_LEAKY_RELU:
+    case GAN_TANH:
+    case GAN_SIGMOID:
+        break;
+    }
+    s.params = L->nW + L->nb;
+    return s;
+}
+
+/* y (N, out) = x (N, in) W^T + b */
+static void gan__linear_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+{
+    int i;
+    gan_gemm(0, 1, n, L->out_ch, L->in_ch, 1, x, L->in_ch, L->W, L->in_ch, 0, y, L->out_ch);
+    if (L->b)
+        for (i = 0; i < n; i++) gan__axpy_row(y + (size_t)i * L->out_ch, L->b, 1, L->out_ch);
+}
+
+/* dW += dy^T x, db += sum_n dy, dx = dy W */
+static void gan__linear_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+{
+    int i;
+    gan_gemm(1, 0, L->out_ch, L->in_ch, n, 1, dy, L->out_ch, x, L->in_ch, 1, L->dW, L->in_ch);
+    if (L->db)
+        for (i = 0; i < n; i++) gan__axpy_row(L->db, dy + (size_t)i * L->out_ch, 1, L->out_ch);
+    if (dx) gan_gemm(0, 0, n, L->in_ch, L->out_ch, 1, dy, L->out_ch, L->W, L->in_ch, 0, dx, L->in_ch);
+}
+
+/* y[oc] += b[oc] over each of the `plane` positions of every sample */
+static void gan__add_channel_bias(gan_float *y, const gan_float *b, int n, int channels, size_t plane)
+{
+    int i, c;
+    size_t j;
+    for (i = 0; i < n; i++)
+        for (c = 0; c < channels; c++) {
+            gan_float *yc = y + ((size_t)i * channels + c) * plane;
+            for (j = 0; j < plane; j++) yc[j] += b[c];
+        }
+}
+
+/* db[oc] += sum over samples and positions of dy[oc] */
+static void gan__channel_bias_grad(gan_float *db, const gan_float *dy, int n, int channels, size_t plane)
+{
+    int i, c;
+    size_t j;
+    for (i = 0; i < n; i++)
+        for (c = 0; c < channels; c++) {
+            const gan_float *d = dy + ((size_t)i * channels + c) * plane;
+            gan_float acc = 0;
+            for (j = 0; j < plane; j++) acc += d[j];
+            db[c] += acc;
+        }
+}
+
+/* Per sample: col = im2col(x), y (OC x OH OW) = W (OC x C k k) col + b */
+static void gan__conv2d_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+{
+    gan_conv_geom g = gan__geom(L);
+    int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
+    for (i = 0; i < n; i++) {
+        gan_im2col(L->work, x + (size_t)i * gan__shape_count(L->in), &g);
+        gan_gemm(0, 0, L->out_ch, ohw, ckk, 1, L->W, ckk, L->work, ohw, 0,
+                 y + (size_t)i * gan__shape_count(L->out), ohw);
+    }
+    if (L->b) gan__add_channel_bias(y, L->b, n, L->out_ch, (size_t)ohw);
+}
+
+/* Per sample: dW += dy col^T; dcol = W^T dy; dx = col2im(dcol) */
+static void gan__conv2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+{
+    gan_conv_geom g = gan__geom(L);
+    int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
+    size_t in_count = gan__shape_count(L->in);
+    for (i = 0; i < n; i++) {
+        const gan_float *dyi = dy + (size_t)i * gan__shape_count(L->out);
+        gan_im2col(L->work, x + (size_t)i * in_count, &g);
+        gan_gemm(0, 1, L->out_ch, ckk, ohw, 1, dyi, ohw, L->work, ohw, 1, L->dW, ckk);
+        if (dx) {
+            gan_gemm(1, 0, ckk, ohw, L->out_ch, 1, L->W, ckk, dyi, ohw, 0, L->work, ohw);
+            memset(dx + (size_t)i * in_count, 0, in_count * sizeof(gan_float));
+            gan_col2im(dx + (size_t)i * in_count, L->work, &g);
+        }
+    }
+    if (L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)ohw);
+}
+
+/* Per sample: col (OC k k x H W) = W^T x, y = col2im(col) + b. W is (in_ch, out_ch k k). */
+static void gan__conv_transpose2d_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+{
+    gan_conv_geom g = gan__geom(L);
+    int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
+    size_t out_count = gan__shape_count(L->out);
+    for (i = 0; i < n; i++) {
+        gan_gemm(1, 0, okk, hw, L->in_ch, 1, L->W, okk, x + (size_t)i * gan__shape_count(L->in), hw, 0,
+                 L->work, hw);
+        memset(y + (size_t)i * out_count, 0, out_count * sizeof(gan_float));
+        gan_col2im(y + (size_t)i * out_count, L->work, &g);
+    }
+    if (L->b) gan__add_channel_bias(y, L->b, n, L->out_ch, (size_t)L->out.h * L->out.w);
+}
+
+/* Per sample: dcol = im2col(dy); dW += x dcol^T; dx = W dcol */
+static void gan__conv_transpose2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x,
+                                           gan_layer *L, int n)
+{
+    gan_conv_geom g = gan__geom(L);
+    int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
+    size_t in_count = gan__shape_count(L->in);
+    for (i = 0; i < n; i++) {
+        gan_im2col(L->work, dy + (size_t)i * gan__shape_count(L->out), &g);
+        gan_gemm(0, 1, L->in_ch, okk, hw, 1, x + (size_t)i * in_count, hw, L->work, hw, 1, L->dW, okk);
+        if (dx) gan_gemm(0, 0, L->in_ch, hw, okk, 1, L->W, okk, L->work, hw, 0, dx + (size_t)i * in_count, hw);
+    }
+    if (L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)L->out.h * L->out.w);
+}
+
+/* Training: per channel c over the m = N H W values, mean and biased var; y = gamma (x - mean) / sqrt(var + eps) + beta;
+   running = (1 - momentum) running + momentum (mean, var m / (m - 1)). Evaluation: the running estimates.
+   saved = [mean (C), 1/sqrt(var + eps) (C)], the statistics the output was normalized with. */
+static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *L, int n, int training)
+{
+    int C = L->in.c, c, i;
+    size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
+    gan_float *mean = L->saved, *invstd = L->saved + C;
+    if (training) GAN_ASSERT(m > 1 && "BatchNorm in training mode needs more than one value per channel");
+    for (c = 0; c < C; c++) {
+        if (training) {
+            /* two passes in double: the mean, then the sum of squared deviations */
+            double sum = 0, sq = 0, mu, var;
+            for (i = 0; i < n; i++) {
+                const gan_float *xc = x + ((size_t)i * C + c) * plane;
+                for (j = 0; j < plane; j++) sum += xc[j];
+            }
+            mu = sum / (double)m;
+            for (i = 0; i < n; i++) {
+                const gan_float *xc = x + ((size_t)i * C + c) * plane;
+                for (j = 0; j < plane; j++) sq += (xc[j] - mu) * (xc[j] - mu);
+            }
+            var = sq / (double)m;
+            mean[c] = (gan_float)mu;
+            invstd[c] = (gan_float)(1.0 / sqrt(var + L->eps));
+            L->run_mean[c] = (1 - L->momentum) * L->run_mean[c] + L->momentum * (gan_float)mu;
+            L->run_var[c] = (1 - L->momentum) * L->run_var[c] + L->momentum * (gan_float)(sq / (double)(m - 1));
+        } else {
+            mean[c] = L->run_mean[c];
+            invstd[c] = (gan_float)(1.0 / sqrt((double)L->run_var[c] + L->eps));
+        }
+    }
+    for (i = 0; i < n; i++)
+        for (c = 0; c < C; c++) {
+            const gan_float *xc = x + ((size_t)i * C + c) * plane;
+            gan_float *yc = y + ((size_t)i * C + c) * plane;
+            gan_float scale = L->W[c] * invstd[c], shift = L->b[c] - mean[c] * scale;
+            for (j = 0; j < plane; j++) yc[j] = xc[j] * scale + shift;
+        }
+}
+
+/* xhat = (x - mean) invstd; dgamma += sum dy xhat; dbeta += sum dy;
+   training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
+   evaluation: dx = gamma invstd dy. */
+static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+{
+    int C = L->in.c, c, i;
+    size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
+    const gan_float *mean = L->saved, *invstd = L->saved + C;
+    for (c = 0; c < C; c++) {
+        double sum_dy = 0, sum_dy_xhat = 0;
+        gan_float mean_dy, mean_dy_xhat, g;
+        for (i = 0; i < n; i++) {
+            const gan_float *xc = x + ((size_t)i * C + c) * plane, *dc = dy + ((size_t)i * C + c) * plane;
+            for (j = 0; j < plane; j++) {
+                sum_dy += dc[j];
+                sum_dy_xhat += dc[j] * (xc[j] - mean[c]) * invstd[c];
+            }
+        }
+        L->dW[c] += (gan_float)sum_dy_xhat;
+        L->db[c] += (gan_float)sum_dy;
+        if (!dx) continue;
+        mean_dy = L->trained ? (gan_float)(sum_dy / (double)m) : 0;
+        mean_dy_xhat = L->trained ? (gan_float)(sum_dy_xhat / (double)m) : 0;
+        g = L->W[c] * invstd[c];
+        for (i = 0; i < n; i++) {
+            const gan_float *xc = x + ((size_t)i * C + c) * plane, *dc = dy + ((size_t)i * C + c) * plane;
+            gan_float *dxc = dx + ((size_t)i * C + c) * plane;
+            for (j = 0; j < plane; j++) {
+                gan_float xhat = (xc[j] - mean[c]) * invstd[c];
+                dxc[j] = g * (dc[j] - mean_dy - xhat * mean_dy_xhat);
+            }
+        }
+    }
+}
+
+/* Per sample over its D = C H W values: y = (x - mean) / sqrt(var + eps) gamma + beta (biased var).
+   saved = [mean (N), invstd (N)]. */
+static void gan__layernorm_forward(gan_float *y, const gan_float *x, gan_layer *L, int n)
+{
+    size_t D = gan__shape_count(L->in), j;
+    gan_float *mean = L->saved, *invstd = L->saved + L->max_batch;
+    int i;
+    for (i = 0; i < n; i++) {
+        const gan_float *xi = x + (size_t)i * D;
+        gan_float *yi = y + (size_t)i * D;
+        double sum = 0, sq = 0, mu;
+        for (j = 0; j < D; j++) sum += xi[j];
+        mu = sum / (double)D;
+        for (j = 0; j < D; j++) sq += (xi[j] - mu) * (xi[j] - mu);
+        mean[i] = (gan_float)mu;
+        invstd[i] = (gan_float)(1.0 / sqrt(sq / (double)D + L->eps));
+        for (j = 0; j < D; j++) yi[j] = (xi[j] - mean[i]) * invstd[i] * L->W[j] + L->b[j];
+    }
+}
+
+/* dxhat = dy gamma; dgamma += dy xhat; dbeta += dy; dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+static void gan__layernorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+{
+    size_t D = gan__shape_count(L->in), j;
+    const gan_float *mean = L->saved, *invstd = L->saved + L->max_batch;
+    int i;
+    for (i = 0; i < n; i++) {
+        const gan_float *xi = x + (size_t)i * D, *dyi = dy + (size_t)i * D;
+        double sum_g = 0, sum_g_xhat = 0;
+        gan_float mean_g, mean_g_xhat;
+        for (j = 0; j < D; j++) {
+            gan_float xhat = (xi[j] - mean[i]) * invstd[i], g = dyi[j] * L->W[j];
+            L->dW[j] += dyi[j] * xhat;
+            L->db[j] += dyi[j];
+            sum_g += g;
+            sum_g_xhat += g * xhat;
+        }
+        if (!dx) continue;
+        mean_g = (gan_float)(sum_g / (double)D);
+        mean_g_xhat = (gan_float)(sum_g_xhat / (double)D);
+        for (j = 0; j < D; j++) {
+            gan_float xhat = (xi[j] - mean[i]) * invstd[i];
+            dx[(size_t)i * D + j] = invstd[i] * (dyi[j] * L->W[j] - mean_g - xhat * mean_g_xhat);
+        }
+    }
+}
+
+/* y = x mask, mask = 0 with probability p else 1 / (1 - p); saved = mask */
+static void gan__dropout_forward(gan_float *y, const gan_float *x, gan_layer *L, size_t count)
+{
+    gan_float keep_scale = L->p < 1 ? 1 / (1 - L->p) : 0;
+    size_t j;
+    for (j = 0; j < count; j++) {
+        L->saved[j] = gan_rng_uniform(&L->rng) < L->p ? 0 : keep_scale;
+        y[j] = x[j] * L->saved[j];
+    }
+}
+
+/* y (C, 2H, 2W): y[c][i][j] = x[c][i / 2][j / 2] */
+static void gan__upsample2x_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+{
+    int planes = n * L->in.c, p, i, j, H = L->in.h, W = L->in.w;
+    for (p = 0; p < planes; p++) {
+        const gan_float *xp = x + (size_t)p * H * W;
+        gan_float *yp = y + (size_t)p * 4 * H * W;
+        for (i = 0; i < 2 * H; i++)
+            for (j = 0; j < 2 * W; j++) yp[(size_t)i * 2 * W + j] = xp[(size_t)(i / 2) * W + j / 2];
+    }
+}
+
+/* dx[c][i][j] = sum of the four dy it was copied to */
+static void gan__upsample2x_backward(gan_float *dx, const gan_float *dy, const gan_layer *L, int n)
+{
+    int planes = n * L->in.c, p, i, j, H = L->in.h, W = L->in.w;
+    for (p = 0; p < planes; p++) {
+        const gan_float *d = dy + (size_t)p * 4 * H * W;
+        gan_float *dxp = dx + (size_t)p * H * W;
+        for (i = 0; i < H; i++)
+            for (j = 0; j < W; j++) {
+                const gan_float *d0 = d + (size_t)(2 * i) * 2 * W + 2 * j;
+                dxp[(size_t)i * W + j] = d0[0] + d0[1] + d0[2 * W] + d0[2 * W + 1];
+            }
+    }
+}
+
+static void gan__check_io(const gan_layer *L, const gan_tensor *t, gan_shape s)
+{
+    (void)L;
+    GAN_ASSERT(t && t->data && "tensor and its data must not be NULL");
+    GAN_ASSERT(t->c == s.c && t->h == s.h && t->w == s.w && "tensor shape must match the layer's (C, H, W)");
+    GAN_ASSERT(t->n > 0 && t->n <= L->max_batch && "batch must be between 1 and the planned maximum");
+}
+
+GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor *x, int training)
+{
+    gan_layer *L = layer;
+    int n = x->n;
+    size_t count, j;
+    gan__check_io(L, x, L->in);
+    gan__check_io(L, y, L->out);
+    GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
+    count = gan_tensor_count(x);
+    L->trained = training;
+    switch (L->kind) {
+    case GAN_LINEAR: gan__linear_forward(y->data, x->data, L, n); break;
+    case GAN_CONV2D: gan__conv2d_forward(y->data, x->data, L, n); break;
+    case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_forward(y->data, x->data, L, n); break;
+    case GAN_BATCHNORM: gan__batchnorm_forward(y->data, x->data, L, n, training); break;
+    case GAN_LAYERNORM: gan__layernorm_forward(y->data, x->data, L, n); break;
+    case GAN_RELU:
+        for (j = 0; j < count; j++) y->data[j] = x->data[j] > 0 ? x->data[j] : 0;
+        break;
+    case GAN_LEAKY_RELU:
+        for (j = 0; j < count; j++) y->data[j] = x->data[j] > 0 ? x->data[j] : L->slope * x->data[j];
+        break;
+    case GAN_TANH:
+        for (j = 0; j < count; j++) y->data[j] = (gan_float)tanh(x->data[j]);
+        break;
+    case GAN_SIGMOID:
+        for (j = 0; j < count; j++) y->data[j] = (gan_float)(1 / (1 + exp(-(double)x->data[j])));
+        break;
+    case GAN_DROPOUT:
+        if (training) gan__dropout_forward(y->data, x->data, L, count);
+        else if (y->data != x->data) memcpy(y->data, x->data, count * sizeof(gan_float));
+        break;
+    case GAN_RESHAPE:
+        if (y->data != x->data) memcpy(y->data, x->data, count * sizeof(gan_float));
+        break;
+    case GAN_UPSAMPLE2X: gan__upsample2x_forward(y->data, x->data, L, n); break;
+    }
+}
+
+GANDEF void gan_layer_backward(gan_layer *layer, gan_tensor *dx, const gan_tensor *dy,
+                               const gan_tensor *x, const gan_tensor *y)
+{
+    gan_layer *L = layer;
+    int n = dy->n;
+    size_t count, j;
+    gan_float *d;
+    gan__check_io(L, dy, L->out);
+    gan__check_io(L, x, L->in);
+    gan__check_io(L, y, L->out);
+    GAN_ASSERT(x->n == n && y->n == n && "dy, x and y must have one batch size");
+    if (dx) {
+        gan__check_io(L, dx, L->in);
+        GAN_ASSERT(dx->n == n && "dx must have dy's batch size");
+    }
+    d = dx ? dx->data : NULL;
+    count = gan_tensor_count(x);
+    switch (L->kind) {
+    case GAN_LINEAR: gan__linear_backward(d, dy->data, x->data, L, n); break;
+    case GAN_CONV2D: gan__conv2d_backward(d, dy->data, x->data, L, n); break;
+    case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_backward(d, dy->data, x->data, L, n); break;
+    case GAN_BATCHNORM: gan__batchnorm_backward(d, dy->data, x->data, L, n); break;
+    case GAN_LAYERNORM: gan__layernorm_backward(d, dy->data, x->data, L, n); break;
+    case GAN_RELU:
+        if (d) for (j = 0; j < count; j++) d[j] = x->data[j] > 0 ? dy->data[j] : 0;
+        break;
+    case GAN_LEAKY_RELU:
+        if (d) for (j = 0; j < count; j++) d[j] = x->data[j] > 0 ? dy->data[j] : L->slope * dy->data[j];
+        break;
+    case GAN_TANH: /* d tanh = 1 - y^2 */
+        if (d) for (j = 0; j < count; j++) d[j] = dy->data[j] * (1 - y->data[j] * y->data[j]);
+        break;
+    case GAN_SIGMOID: /* d sigmoid = y (1 - y) */
+        if (d) for (j = 0; j < count; j++) d[j] = dy->data[j] * y->data[j] * (1 - y->data[j]);
+        break;
+    case GAN_DROPOUT:
+        if (d && L->trained) for (j = 0; j < count; j++) d[j] = dy->data[j] * L->saved[j];
+        else if (d) memcpy(d, dy->data, count * sizeof(gan_float));
+        break;
+    case GAN_RESHAPE:
+        if (d) memcpy(d, dy->data, count * sizeof(gan_float));
+        break;
+    case GAN_UPSAMPLE2X:
+        if (d) gan__upsample2x_backward(d, dy->data, L, n);
+        break;
+    }
+}
+
+/* fan_in and fan_out as PyTorch computes them from the weight's dimensions (dim 1 and dim 0 times
+   the kernel area), which for ConvTranspose2d means fan_in = out_ch k k. */
+static void gan__fans(const gan_layer *L, double *fan_in, double *fan_out)
+{
+    double area = (double)L->k * L->k;
+    switch (L->kind) {
+    case GAN_LINEAR: *fan_in = L->in_ch; *fan_out = L->out_ch; break;
+    case GAN_CONV2D: *fan_in = L->in_ch * area; *fan_out = L->out_ch * area; break;
+    case GAN_CONV_TRANSPOSE2D: *fan_in = L->out_ch * area; *fan_out = L->in_ch * area; break;
+    default: *fan_in = *fan_out = 1; break;
+    }
+}
+
+/* DCGAN's initialization (Radford et al. 2016): weights and norm gains from N(0 or 1, 0.02). */
+#define GAN__DCGAN_STD 0.02
+
+GANDEF void gan_layer_init(gan_layer *layer, gan_init scheme, gan_rng *rng)
+{
+    gan_layer *L = layer;
+    double fan_in, fan_out, bound;
+    size_t j;
+    if (!L->nW) return;
+    if (L->kind == GAN_BATCHNORM || L->kind == GAN_LAYERNORM) {
+        if (scheme == GAN_INIT_DCGAN && L->kind == GAN_BATCHNORM)
+            gan_fill_normal(L->W, L->nW, 1, (gan_float)GAN__DCGAN_STD, rng);
+        else
+            for (j = 0; j < L->nW; j++) L->W[j] = 1;
+        for (j = 0; j < L->nb; j++) L->b[j] = 0;
+        return;
+    }
+    gan__fans(L, &fan_in, &fan_out);
+    switch (scheme) {
+    case GAN_INIT_PYTORCH: /* kaiming_uniform(a = sqrt(5)) gives bound 1 / sqrt(fan_in); so does the bias */
+        bound = 1 / sqrt(fan_in);
+        gan_fill_uniform(L->W, L->nW, (gan_float)-bound, (gan_float)bound, rng);
+        if (L->nb) gan_fill_uniform(L->b, L->nb, (gan_float)-bound, (gan_float)bound, rng);
+        return;
+    case GAN_INIT_DCGAN:
+        gan_fill_normal(L->W, L->nW, 0, (gan_float)GAN__DCGAN_STD, rng);
+        break;
+    case GAN_INIT_XAVIER:
+        bound = sqrt(6 / (fan_in + fan_out));
+        gan_fill_uniform(L->W, L->nW, (gan_float)-bound, (gan_float)bound, rng);
+        break;
+    case GAN_INIT_KAIMING:
+        gan_fill_normal(L->W, L->nW, 0, (gan_float)sqrt(2 / fan_in), rng);
+        break;
+    }
+    for (j = 0; j < L->nb; j++) L->b[j] = 0;
+}
+
+/* ==== losses ==== */
+
+/* max(x, 0) - x t + log(1 + exp(-|x|)); d/dx = sigmoid(x) - t */
+static double gan__bce1(gan_float *grad, gan_float x, gan_float t, double scale)
+{
+    double xd = x, e = exp(-fabs(xd)), sig = xd >= 0 ? 1 / (1 + e) : e / (1 + e);
+    if (grad) *grad = (gan_float)((sig - t) * scale);
+    return (xd > 0 ? xd : 0) - xd * t + log1p(e);
+}
+
+GANDEF gan_float gan_bce_logits(gan_float *grad, const gan_float *x, const gan_float *target, size_t n)
+{
+    double sum = 0, scale = 1.0 / (double)n;
+    size_t i;
+    for (i = 0; i < n; i++) sum += gan__bce1(grad ? grad + i : NULL, x[i], target[i], scale);
+    return (gan_float)(sum * scale);
+}
+
+GANDEF gan_float gan_bce_logits_const(gan_float *grad, const gan_float *x, gan_float target, size_t n)
+{
+    double sum = 0, scale = 1.0 / (double)n;
+    size_t i;
+    for (i = 0; i < n; i++) sum += gan__bce1(grad ? grad + i : NULL, x[i], target, scale);
+    return (gan_float)(sum * scale);
+}
+
+/* (x - t)^2; d/dx = 2 (x - t) */
+static double gan__se1(gan_float *grad, gan_float x, gan_float t, double scale)
+{
+    double diff = (double)x - t;
+    if (grad) *grad = (gan_float)(2 * diff * scale);
+    return diff * diff;
+}
+
+GANDEF gan_float gan_mse(gan_float *grad, const gan_float *x, const gan_float *target, size_t n)
+{
+    double sum = 0, scale = 1.0 / (double)n;
+    size_t i;
+    for (i = 0; i < n; i++) sum += gan__se1(grad ? grad + i : NULL, x[i], target[i], scale);
+    return (gan_float)(sum * scale);
+}
+
+GANDEF gan_float gan_mse_const(gan_float *grad, const gan_float *x, gan_float target, size_t n)
+{
+    double sum = 0, scale = 1.0 / (double)n;
+    size_t i;
+    for (i = 0; i < n; i++) sum += gan__se1(grad ? grad + i : NULL, x[i], target, scale);
+    return (gan_float)(sum * scale);
+}
+
+/* ==== optim ==== */
+
+static gan_optim gan__optim_new(gan_optim_kind kind, gan_float lr)
+{
+    gan_optim o;
+    memset(&o, 0, sizeof o);
+    o.kind = kind;
+    o.lr = lr;
+    return o;
+}
+
+GANDEF gan_optim gan_sgd(gan_float lr, gan_float momentum)
+{
+    gan_optim o = gan__optim_new(GAN_SGD, lr);
+    o.momentum = momentum;
+    return o;
+}
+
+/* PyTorch's default eps for Adam and RMSProp. */
+#define GAN__OPTIM_EPS 1e-8
+
+GANDEF gan_optim gan_adam(gan_float lr, gan_float beta1, gan_float beta2)
+{
+    gan_optim o = gan__optim_new(GAN_ADAM, lr);
+    o.beta1 = beta1;
+    o.beta2 = beta2;
+    o.eps = (gan_float)GAN__OPTIM_EPS;
+    return o;
+}
+
+GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha)
+{
+    gan_optim o = gan__optim_new(GAN_RMSPROP, lr);
+    o.alpha = alpha;
+    o.eps = (gan_float)GAN__OPTIM_EPS;
+    return o;
+}
+
+GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan_float *dw,
+                             const gan_optim *opt, size_t n)
+{
+    size_t i;
+    GAN_ASSERT(opt->step >= 1 && "count the step (opt->step += 1) before gan_optim_update");
+    switch (opt->kind) {
+    case GAN_SGD: /* buf = momentum buf + g; w -= lr buf */
+        for (i = 0; i < n; i++) {
+            gan_float g = dw[i] + opt->weight_decay * w[i];
+            if (opt->momentum != 0) {
+                m[i] = opt->momentum * m[i] + g;
+                g = m[i];
+            }
+            w[i] -= opt->lr * g;
+        }
+        break;
+    case GAN_ADAM: {
+        /* w -= lr (m / (1 - b1^t)) / (sqrt(v) / sqrt(1 - b2^t) + eps), PyTorch's eps placement */
+        double bc1 = 1 - pow((double)opt->beta1, (double)opt->step);
+        double bc2 = 1 - pow((double)opt->beta2, (double)opt->step);
+        gan_float step_size = (gan_float)(opt->lr / bc1), rsqrt_bc2 = (gan_float)(1 / sqrt(bc2));
+        gan_float decay = 1 - opt->lr * opt->weight_decay;
+        for (i = 0; i < n; i++) {
+            gan_float g = dw[i];
+            if (opt->weight_decay != 0) w[i] *= decay; /* decoupled (AdamW) */
+            m[i] = opt->beta1 * m[i] + (1 - opt->beta1) * g;
+            v[i] = opt->beta2 * v[i] + (1 - opt->beta2) * g * g;
+            w[i] -= step_size * m[i] / ((gan_float)sqrt(v[i]) * rsqrt_bc2 + opt->eps);
+        }
+        break;
+    }
+    case GAN_RMSPROP: /* v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps) */
+        for (i = 0; i < n; i++) {
+            gan_float g = dw[i] + opt->weight_decay * w[i], upd;
+            v[i] = opt->alpha * v[i] + (1 - opt->alpha) * g * g;
+            upd = g / ((gan_float)sqrt(v[i]) + opt->eps);
+            if (opt->momentum != 0) {
+                m[i] = opt->momentum * m[i] + upd;
+                upd = m[i];
+            }
+            w[i] -= opt->lr * upd;
+        }
+        break;
+    }
+}
+
+/* ==== net ==== */
+
+static size_t gan__round_up(size_t count) { return (count + GAN__ALIGN_FLOATS - 1) / GAN__ALIGN_FLOATS * GAN__ALIGN_FLOATS; }
+
+/* Hands out aligned slices of the arena in planning order. With base NULL it only counts. */
+typedef struct gan__carver {
+    gan_float *base;
+    size_t used;
+} gan__carver;
+
+static gan_float *gan__carve(gan__carver *cv, size_t count)
+{
+    gan_float *p = cv->base ? cv->base + cv->used : NULL;
+    cv->used += gan__round_up(count);
+    return count ? p : NULL;
+}
+
+/* Lays the arena out: parameters | gradients | first moments | second moments (each one contiguous
+   block, so the optimizer and zero-grad are single loops) | running statistics | per layer: saved
+   values, output | input copy | two gradient buffers | shared scratch. */
+static void gan__net_layout(gan_net *net, gan__carver *cv)
+{
+    size_t params = 0, off, largest = gan__shape_count(net->in), work = 0;
+    gan_shape s = net->in;
+
+    int i, B = net->max_batch;
+    gan_float *work_base;
+
+    for (i = 0; i < net->n_layers; i++) {
+        gan__layer_sizes ls = gan__layer_plan(&net->layers[i], s, B);
+        params += gan__round_up(ls.params);
+        if (ls.work > work) work = ls.work;
+        s = net->layers[i].out;
+        if (gan__shape_count(s) > largest) largest = gan__shape_count(s);
+    }
+    net->n_params = params;
+    net->params = gan__carve(cv, params);
+    net->grads = gan__carve(cv, params);
+    net->opt_m = gan__carve(cv, params);
+    net->opt_v = gan__carve(cv, params);
+
+    off = 0;
+    for (i = 0; i < net->n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        gan__layer_sizes ls = gan__layer_plan(L, L->in, B);
+
+        L->W = net->params ? net->params + off : NULL;
+        L->dW = net->grads ? net->grads + off : NULL;
+        L->b = L->nb && net->params ? net->params + off + L->nW : NULL;
+        L->db = L->nb && net->grads ? net->grads + off + L->nW : NULL;
+        if (!L->nW) L->W = L->dW = NULL;
+        off += gan__round_up(ls.params);
+        L->run_mean = ls.buffers ? gan__carve(cv, ls.buffers / 2) : NULL;
+        L->run_var = ls.buffers ? gan__carve(cv, ls.buffers / 2) : NULL;
+        L->saved = gan__carve(cv, ls.saved);
+    }
+    net->acts[0] = gan_tensor_make(gan__carve(cv, (size_t)B * gan__shape_count(net->in)), B, net->in.c,
+                                   net->in.h, net->in.w);
+    for (i = 0; i < net->n_layers; i++) {
+        gan_shape o = net->layers[i].out;
+        net->acts[i + 1] = gan_tensor_make(gan__carve(cv, (size_t)B * gan__shape_count(o)), B, o.c, o.h, o.w);
+    }
+    net->dbuf[0] = gan__carve(cv, (size_t)B * largest);
+    net->dbuf[1] = gan__carve(cv, (size_t)B * largest);
+    work_base = gan__carve(cv, work);
+    for (i = 0; i < net->n_layers; i++) net->layers[i].work = work_base;
+}
+
+GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_layers, int max_batch,
+                               gan_rng *rng)
+{
+    gan_net *net;
+    gan__carver count_only, cv;
+    size_t header;
+    int i;
+    GAN_ASSERT(layers && n_layers > 0 && rng && "gan_net_create needs layers and an rng");
+    GAN_ASSERT(in.c > 0 && in.h > 0 && in.w > 0 && max_batch > 0 && "input shape and max_batch must be positive");
+
+    /* One block for the struct, the layers and the activation views; one for the arena. */
+    header = sizeof(gan_net) + (size_t)n_layers * sizeof(gan_layer) + (size_t)(n_layers + 1) * sizeof(gan_tensor);
+    net = (gan_net *)GAN_MALLOC(header);
+    if (!net) {
+        gan__fail("gan_net_create: out of memory for the network's description");
+        return NULL;
+    }
+    memset(net, 0, header);
+    net->layers = (gan_layer *)(net + 1);
+    net->acts = (gan_tensor *)(net->layers + n_layers);
+    memcpy(net->layers, layers, (size_t)n_layers * sizeof(gan_layer));
+    net->n_layers = n_layers;
+    net->in = in;
+    net->max_batch = max_batch;
+    net->training = 1;
+
+    count_only.base = NULL;
+    count_only.used = 0;
+    gan__net_layout(net, &count_only);
+    net->arena_count = count_only.used;
+    net->arena_block = GAN_MALLOC(net->arena_count * sizeof(gan_float) + GAN__ALIGN_BYTES);
+    if (!net->arena_block) {
+        GAN_FREE(net);
+        gan__fail("gan_net_create: out of memory for the arena");
+        return NULL;
+    }
+    net->arena = (gan_float *)((char *)net->arena_block +
+                               (GAN__ALIGN_BYTES - (size_t)((uintptr_t)net->arena_block % GAN__ALIGN_BYTES)) % GAN__ALIGN_BYTES);
+    memset(net->arena, 0, net->arena_count * sizeof(gan_float));
+    cv.base = net->arena;
+    cv.used = 0;
+    gan__net_layout(net, &cv);
+
+    for (i = 0; i < n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        size_t j;
+        if (L->run_var)
+            for (j = 0; j < (size_t)L->in.c; j++) L->run_var[j] = 1;
+        if (L->kind == GAN_DROPOUT) gan_rng_seed(&L->rng, ((uint64_t)gan_rng_u32(rng) << 32) | gan_rng_u32(rng));
+    }
+    gan_net_init(net, GAN_INIT_PYTORCH, rng);
+    net->opt = gan_adam((gan_float)1e-3, (gan_float)0.9, (gan_float)0.999);
+    return net;
+}
+
+GANDEF void gan_net_free(gan_net *net)
+{
+    if (!net) return;
+    GAN_FREE(net->arena_block);
+    GAN_FREE(net);
+}
+
+GANDEF size_t gan_net_arena_bytes(const gan_net *net) { return net->arena_count * sizeof(gan_float); }
+
+GANDEF void gan_net_init(gan_net *net, gan_init scheme, gan_rng *rng)
+{
+    int i;
+    for (i = 0; i < net->n_layers; i++) gan_layer_init(&net->layers[i], scheme, rng);
+}
+
+GANDEF void gan_net_set_training(gan_net *net, int training) { net->training = training ? 1 : 0; }
+
+GANDEF const gan_tensor *gan_net_forward(gan_net *net, const gan_tensor *x)
+{
+    int i, n;
+    GAN_ASSERT(net && x && x->data && "gan_net_forward: NULL argument");
+    GAN_ASSERT(x->c == net->in.c && x->h == net->in.h && x->w == net->in.w && "input shape must match the network's");
+    GAN_ASSERT(x->n > 0 && x->n <= net->max_batch && "batch must be between 1 and the network's max_batch");
+    n = x->n;
+    net->batch = n;
+    for (i = 0; i <= net->n_layers; i++) net->acts[i].n = n;
+    /* A copy, so the caller may reuse x (another network's output, say) before backward. */
+    memcpy(net->acts[0].data, x->data, gan_tensor_count(x) * sizeof(gan_float));
+    for (i = 0; i < net->n_layers; i++) gan_layer_forward(&net->layers[i], &net->acts[i + 1], &net->acts[i], net->training);
+    return &net->acts[net->n_layers];
+}
+
+GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
+{
+    const gan_tensor *out, *cur = dy;
+    gan_tensor grads[2];
+    int i;
+    GAN_ASSERT(net && dy && dy->data && "gan_net_backward: NULL argument");
+    GAN_ASSERT(net->batch > 0 && "gan_net_backward needs a forward first");
+    out = &net->acts[net->n_layers];
+    GAN_ASSERT(dy->n == out->n && dy->c == out->c && dy->h == out->h && dy->w == out->w
+               && "dy must have the shape of the last forward's output");
+    /* Layer i writes its input gradient into dbuf[i % 2] while reading the other one. */
+    for (i = net->n_layers - 1; i >= 0; i--) {
+        gan_tensor *dx = &grads[i % 2];
+        const gan_tensor *x = &net->acts[i];
+        *dx = gan_tensor_make(net->dbuf[i % 2], x->n, x->c, x->h, x->w);
+        gan_layer_backward(&net->layers[i], dx, cur, x, &net->acts[i + 1]);
+        cur = dx;
+    }
+    net->dx = *cur;
+    return &net->dx;
+}
+
+GANDEF const gan_tensor *gan_net_output(const gan_net *net) { return &net->acts[net->n_layers]; }
+
+GANDEF void gan_net_zero_grad(gan_net *net) { memset(net->grads, 0, net->n_params * sizeof(gan_float)); }
+
+GANDEF void gan_net_set_optim(gan_net *net, gan_optim opt)
+{
+    net->opt = opt;
+    net->opt.step = 0;
+    memset(net->opt_m, 0, net->n_params * sizeof(gan_float));
+    memset(net->opt_v, 0, net->n_params * sizeof(gan_float));
+}
+
+GANDEF void gan_net_step(gan_net *net)
+{
+    net->opt.step++;
+    gan_optim_update(net->params, net->opt_m, net->opt_v, net->grads, &net->opt, net->n_params);
+}
+
+GANDEF gan_layer *gan_net_layer(gan_net *net, int i)
+{
+    GAN_ASSERT(i >= 0 && i < net->n_layers && "layer index out of range");
+    return &net->layers[i];
+}
+
+/* The shape of a layer's weight as PyTorch lays it out. */
+static int gan__weight_shape(const gan_layer *L, int *shape)
+{
+    switch (L->kind) {
+    case GAN_LINEAR: shape[0] = L->out_ch; shape[1] = L->in_ch; return 2;
+    case GAN_CONV2D: shape[0] = L->out_ch; shape[1] = L->in_ch; shape[2] = shape[3] = L->k; return 4;
+    case GAN_CONV_TRANSPOSE2D: shape[0] = L->in_ch; shape[1] = L->out_ch; shape[2] = shape[3] = L->k; return 4;
+    case GAN_LAYERNORM:
+        shape[0] = L->in.c; shape[1] = L->in.h; shape[2] = L->in.w;
+        return 3;
+    default: shape[0] = (int)L->nW; return 1;
+    }
+}
+
+/* Parameters in order: for each layer, its weight then its bias. */
+GANDEF int gan_net_param_count(const gan_net *net)
+{
+    int i, count = 0;
+    for (i = 0; i < net->n_layers; i++) count += (net->layers[i].nW > 0) + (net->layers[i].nb > 0);
+    return count;
+}
+
+GANDEF gan_param gan_net_param(gan_net *net, int index)
+{
+    gan_param p;
+    int i, k = index;
+    memset(&p, 0, sizeof p);
+    GAN_ASSERT(index >= 0 && index < gan_net_param_count(net) && "parameter index out of range");
+    for (i = 0; i < net->n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        if (L->nW && k-- == 0) {
+            p.layer = i;
+            p.role = "weight";
+            p.data = L->W;
+            p.grad = L->dW;
+            p.count = L->nW;
+            p.ndim = gan__weight_shape(L, p.shape);
+            break;
+        }
+        if (L->nb && k-- == 0) {
+            p.layer = i;
+            p.role = "bias";
+            p.data = L->b;
+            p.grad = L->db;
+            p.count = L->nb;
+            p.ndim = 1;
+            p.shape[0] = (int)L->nb;
+            break;
+        }
+    }
+    return p;
+}
+
+/* Buffers in order: for each BatchNorm, running_mean then running_var. */
+GANDEF int gan_net_buffer_count(const gan_net *net)
+{
+    int i, count = 0;
+    for (i = 0; i < net->n_layers; i++) count += net->layers[i].run_mean ? 2 : 0;
+    return count;
+}
+
+GANDEF gan_param gan_net_buffer(gan_net *net, int index)
+{
+    gan_param p;
+    int i;
+    memset(&p, 0, sizeof p);
+    GAN_ASSERT(index >= 0 && index < gan_net_buffer_count(net) && "buffer index out of range");
+    for (i = 0; i < net->n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        if (!L->run_mean) continue;
+        if (index < 2) {
+            p.layer = i;
+            p.role = index == 0 ? "running_mean" : "running_var";
+            p.data = index == 0 ? L->run_mean : L->run_var;
+            p.count = (size_t)L->in.c;
+            p.ndim = 1;
+            p.shape[0] = L->in.c;
+            break;
+        }
+        index -= 2;
+    }
+    return p;
+}
+
+#ifndef GAN_NO_STDIO
+static const char *gan__kind_name(gan_layer_kind kind)
+{
+    switch (kind) {
+    case GAN_LINEAR: return "Linear";
+    case GAN_CONV2D: return "Conv2d";
+    case GAN_CONV_TRANSPOSE2D: return "ConvTranspose2d";
+    case GAN_BATCHNORM: return "BatchNorm";
+    case GAN_LAYERNORM: return "LayerNorm";
+    case GAN_RELU: return "ReLU";
+    case GAN_LEAKY_RELU: return "LeakyReLU";
+    case GAN_TANH: return "Tanh";
+    case GAN_SIGMOID: return "Sigmoid";
+    case GAN_DROPOUT: return "Dropout";
+    case GAN_RESHAPE: return "Reshape";
+    case GAN_UPSAMPLE2X: return "Upsample2x";
+    }
+    return "?";
+}
+
+GANDEF void gan_net_print(const gan_net *net, FILE *f)
+{
+    int i;
+    size_t total = 0;
+    fprintf(f, "  #  layer            output (C, H, W)   parameters\n");
+    fprintf(f, "     input            (%d, %d, %d)\n", net->in.c, net->in.h, net->in.w);
+    for (i = 0; i < net->n_layers; i++) {
+        const gan_layer *L = &net->layers[i];
+        char shape[48];
+        sprintf(shape, "(%d, %d, %d)", L->out.c, L->out.h, L->out.w);
+        fprintf(f, "%3d  %-15s  %-17s  %lu\n", i, gan__kind_name(L->kind), shape, (unsigned long)(L->nW + L->nb));
+        total += L->nW + L->nb;
+    }
+    fprintf(f, "     %lu parameters, arena %.2f MiB for batches up to %d\n", (unsigned long)total,
+            (double)gan_net_arena_bytes(net) / (1024.0 * 1024.0), net->max_batch);
+}
+#endif
 
 #endif /* GAN_IMPLEMENTATION_DONE */
 #endif /* GAN_IMPLEMENTATION */
