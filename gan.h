@@ -150,7 +150,12 @@
 
 #ifndef GANDEF
 #ifdef GAN_STATIC
+/* A program rarely calls every function; unused static ones should not warn. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GANDEF static __attribute__((unused))
+#else
 #define GANDEF static
+#endif
 #else
 #define GANDEF extern
 #endif
@@ -271,8 +276,34 @@ typedef struct gan_layer {
 } gan_layer;
 
 GANDEF gan_layer gan_linear(int in_features, int out_features);
-GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad);
-GANDEF gan_layer gan_conv_transpose2d(int in_ch, int out_ch, int k, int stride, int pad, int out_pad);
+/* Conv2d and ConvTranspose2d share their hyper-parameters. */
+static gan_layer gan__conv_layer(gan_layer_kind kind, int in_ch, int out_ch, int k, int stride, int pad)
+{
+    gan_layer L = gan__layer_new(kind);
+    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0
+               && "convolution: channels, kernel and stride must be positive, padding not negative");
+    L.in_ch = in_ch;
+    L.out_ch = out_ch;
+    L.k = k;
+    L.stride = stride;
+    L.pad = pad;
+    L.has_bias = 1;
+    return L;
+}
+
+GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad)
+{
+    return gan__conv_layer(GAN_CONV2D, in_ch, out_ch, k, stride, pad);
+}
+
+GANDEF gan_layer gan_conv_transpose2d(int in_ch, int out_ch, int k, int stride, int pad, int out_pad)
+{
+    gan_layer L = gan__conv_layer(GAN_CONV_TRANSPOSE2D, in_ch, out_ch, k, stride, pad);
+    GAN_ASSERT(out_pad >= 0 && out_pad < stride && "ConvTranspose2d: out_pad must be smaller than stride");
+    L.out_pad = out_pad;
+    return L;
+}
+
 GANDEF gan_layer gan_batchnorm(int features);   /* features = channels for images (BatchNorm2d) */
 GANDEF gan_layer gan_layernorm(void);           /* over (C, H, W) of each sample */
 GANDEF gan_layer gan_relu(void);
@@ -1324,22 +1355,6 @@ static double gan__bce1(gan_float *grad, gan_float x, gan_float t, double scale)
     return (xd > 0 ? xd : 0) - xd * t + log1p(e);
 }
 
-GANDEF gan_float gan_bce_logits(gan_float *grad, const gan_float *x, const gan_float *target, size_t n)
-{
-    double sum = 0, scale = 1.0 / (double)n;
-    size_t i;
-    for (i = 0; i < n; i++) sum += gan__bce1(grad ? grad + i : NULL, x[i], target[i], scale);
-    return (gan_float)(sum * scale);
-}
-
-GANDEF gan_float gan_bce_logits_const(gan_float *grad, const gan_float *x, gan_float target, size_t n)
-{
-    double sum = 0, scale = 1.0 / (double)n;
-    size_t i;
-    for (i = 0; i < n; i++) sum += gan__bce1(grad ? grad + i : NULL, x[i], target, scale);
-    return (gan_float)(sum * scale);
-}
-
 /* (x - t)^2; d/dx = 2 (x - t) */
 static double gan__se1(gan_float *grad, gan_float x, gan_float t, double scale)
 {
@@ -1348,20 +1363,38 @@ static double gan__se1(gan_float *grad, gan_float x, gan_float t, double scale)
     return diff * diff;
 }
 
-GANDEF gan_float gan_mse(gan_float *grad, const gan_float *x, const gan_float *target, size_t n)
+/* The mean of f over n values against target[i] (or the constant target_const when target is NULL);
+   grad[i] = d(mean)/dx[i] when grad is not NULL. Sums in double so the mean of many terms stays exact. */
+static gan_float gan__mean_loss(double (*f)(gan_float *, gan_float, gan_float, double), gan_float *grad,
+                                const gan_float *x, const gan_float *target, gan_float target_const, size_t n)
 {
     double sum = 0, scale = 1.0 / (double)n;
     size_t i;
-    for (i = 0; i < n; i++) sum += gan__se1(grad ? grad + i : NULL, x[i], target[i], scale);
+    GAN_ASSERT(x && n > 0 && "a loss needs at least one value");
+    for (i = 0; i < n; i++) sum += f(grad ? grad + i : NULL, x[i], target ? target[i] : target_const, scale);
     return (gan_float)(sum * scale);
+}
+
+GANDEF gan_float gan_bce_logits(gan_float *grad, const gan_float *x, const gan_float *target, size_t n)
+{
+    GAN_ASSERT(target && "gan_bce_logits needs targets (gan_bce_logits_const takes one value)");
+    return gan__mean_loss(gan__bce1, grad, x, target, 0, n);
+}
+
+GANDEF gan_float gan_bce_logits_const(gan_float *grad, const gan_float *x, gan_float target, size_t n)
+{
+    return gan__mean_loss(gan__bce1, grad, x, NULL, target, n);
+}
+
+GANDEF gan_float gan_mse(gan_float *grad, const gan_float *x, const gan_float *target, size_t n)
+{
+    GAN_ASSERT(target && "gan_mse needs targets (gan_mse_const takes one value)");
+    return gan__mean_loss(gan__se1, grad, x, target, 0, n);
 }
 
 GANDEF gan_float gan_mse_const(gan_float *grad, const gan_float *x, gan_float target, size_t n)
 {
-    double sum = 0, scale = 1.0 / (double)n;
-    size_t i;
-    for (i = 0; i < n; i++) sum += gan__se1(grad ? grad + i : NULL, x[i], target, scale);
-    return (gan_float)(sum * scale);
+    return gan__mean_loss(gan__se1, grad, x, NULL, target, n);
 }
 
 /* ==== optim ==== */
