@@ -276,34 +276,8 @@ typedef struct gan_layer {
 } gan_layer;
 
 GANDEF gan_layer gan_linear(int in_features, int out_features);
-/* Conv2d and ConvTranspose2d share their hyper-parameters. */
-static gan_layer gan__conv_layer(gan_layer_kind kind, int in_ch, int out_ch, int k, int stride, int pad)
-{
-    gan_layer L = gan__layer_new(kind);
-    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0
-               && "convolution: channels, kernel and stride must be positive, padding not negative");
-    L.in_ch = in_ch;
-    L.out_ch = out_ch;
-    L.k = k;
-    L.stride = stride;
-    L.pad = pad;
-    L.has_bias = 1;
-    return L;
-}
-
-GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad)
-{
-    return gan__conv_layer(GAN_CONV2D, in_ch, out_ch, k, stride, pad);
-}
-
-GANDEF gan_layer gan_conv_transpose2d(int in_ch, int out_ch, int k, int stride, int pad, int out_pad)
-{
-    gan_layer L = gan__conv_layer(GAN_CONV_TRANSPOSE2D, in_ch, out_ch, k, stride, pad);
-    GAN_ASSERT(out_pad >= 0 && out_pad < stride && "ConvTranspose2d: out_pad must be smaller than stride");
-    L.out_pad = out_pad;
-    return L;
-}
-
+GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad);
+GANDEF gan_layer gan_conv_transpose2d(int in_ch, int out_ch, int k, int stride, int pad, int out_pad);
 GANDEF gan_layer gan_batchnorm(int features);   /* features = channels for images (BatchNorm2d) */
 GANDEF gan_layer gan_layernorm(void);           /* over (C, H, W) of each sample */
 GANDEF gan_layer gan_relu(void);
@@ -743,10 +717,12 @@ GANDEF gan_layer gan_linear(int in_features, int out_features)
     return L;
 }
 
-GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad)
+/* Conv2d and ConvTranspose2d share their hyper-parameters. */
+static gan_layer gan__conv_layer(gan_layer_kind kind, int in_ch, int out_ch, int k, int stride, int pad)
 {
-    gan_layer L = gan__layer_new(GAN_CONV2D);
-    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0 && "Conv2d hyper-parameters");
+    gan_layer L = gan__layer_new(kind);
+    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0
+               && "convolution: channels, kernel and stride must be positive, padding not negative");
     L.in_ch = in_ch;
     L.out_ch = out_ch;
     L.k = k;
@@ -756,18 +732,16 @@ GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad)
     return L;
 }
 
+GANDEF gan_layer gan_conv2d(int in_ch, int out_ch, int k, int stride, int pad)
+{
+    return gan__conv_layer(GAN_CONV2D, in_ch, out_ch, k, stride, pad);
+}
+
 GANDEF gan_layer gan_conv_transpose2d(int in_ch, int out_ch, int k, int stride, int pad, int out_pad)
 {
-    gan_layer L = gan__layer_new(GAN_CONV_TRANSPOSE2D);
-    GAN_ASSERT(in_ch > 0 && out_ch > 0 && k > 0 && stride > 0 && pad >= 0 && "ConvTranspose2d hyper-parameters");
+    gan_layer L = gan__conv_layer(GAN_CONV_TRANSPOSE2D, in_ch, out_ch, k, stride, pad);
     GAN_ASSERT(out_pad >= 0 && out_pad < stride && "ConvTranspose2d: out_pad must be smaller than stride");
-    L.in_ch = in_ch;
-    L.out_ch = out_ch;
-    L.k = k;
-    L.stride = stride;
-    L.pad = pad;
     L.out_pad = out_pad;
-    L.has_bias = 1;
     return L;
 }
 
@@ -1713,24 +1687,22 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
     for (i = 0; i < net->n_layers; i++) {
         gan_layer *L = &net->layers[i];
         if (L->nW && k-- == 0) {
-            p.layer = i;
-            p.role = "weight";
             p.data = L->W;
             p.grad = L->dW;
             p.count = L->nW;
             p.ndim = gan__weight_shape(L, p.shape);
-            break;
-        }
-        if (L->nb && k-- == 0) {
-            p.layer = i;
-            p.role = "bias";
+        } else if (L->nb && k-- == 0) {
             p.data = L->b;
             p.grad = L->db;
             p.count = L->nb;
             p.ndim = 1;
             p.shape[0] = (int)L->nb;
-            break;
+        } else {
+            continue;
         }
+        p.layer = i;
+        p.role = p.data == L->W ? "weight" : "bias";
+        break;
     }
     return p;
 }
