@@ -130,7 +130,8 @@
    LIMITATIONS (v0.1.0)
       - Sequential containers only; other graphs are written with explicit calls between networks
         (see gan_layer_forward / gan_layer_backward and the README).
-      - One thread; the GEMM is blocked but not yet packed or dispatched per instruction set.
+      - One thread; the GEMM is packed and blocked but compiled for the baseline instruction set only
+        (no run-time AVX2/AVX-512 dispatch yet).
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
       - Conv layers are square-kernel, no dilation, no groups.
 */
@@ -562,45 +563,45 @@ GANDEF void gan_gemm_naive(int trans_a, int trans_b, int M, int N, int K, gan_fl
     }
 }
 
-/* Block sizes of the blocked GEMM: a KC x NC panel of B (32 KiB of floats) stays in L1/L2 while
-   GAN__GEMM_MR rows of C are updated against it. */
-#define GAN__GEMM_KC 64
-#define GAN__GEMM_NC 128
-#define GAN__GEMM_MR 4
-
-/* c[0..n) += a * b[0..n): the inner loop the compiler vectorizes. */
+/* c[0..n) += a * b[0..n) */
 static void gan__axpy_row(gan_float *GAN__RESTRICT c, const gan_float *GAN__RESTRICT b, gan_float a, int n)
 {
     int j;
     for (j = 0; j < n; j++) c[j] += a * b[j];
 }
 
-/* Four rows of C at once against one row of the B panel: each b[j] is loaded once for four FMAs. */
-static void gan__axpy_rows4(gan_float *GAN__RESTRICT c0, gan_float *GAN__RESTRICT c1,
-                            gan_float *GAN__RESTRICT c2, gan_float *GAN__RESTRICT c3,
-                            const gan_float *GAN__RESTRICT b, const gan_float *a, int n)
+/* Blocking of the packed GEMM (the Goto/BLIS scheme): a KC x NC block of op(B) and an MC x KC block of
+   op(A) are copied into panels of GAN__NR columns and GAN__MR rows, contiguous in the order the
+   micro-kernel reads them; both fit in L2 (96 KiB of floats together, on the stack). */
+#define GAN__MR 8
+#define GAN__NR 8
+#define GAN__KC 128
+#define GAN__MC 64
+#define GAN__NC 128
+
+/* C (mr x nr, row stride ldc) += sum over p < kc of a[p][0..MR) b[p][0..NR): the micro-kernel.
+   Fixed trip counts let gcc and clang at -O2 keep acc in vector registers. */
+static void gan__gemm_kernel(gan_float *GAN__RESTRICT C, int ldc, const gan_float *GAN__RESTRICT a,
+                             const gan_float *GAN__RESTRICT b, int kc, int mr, int nr)
 {
-    int j;
-    gan_float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-    for (j = 0; j < n; j++) {
-        gan_float bj = b[j];
-        c0[j] += a0 * bj;
-        c1[j] += a1 * bj;
-        c2[j] += a2 * bj;
-        c3[j] += a3 * bj;
-    }
+    gan_float acc[GAN__MR][GAN__NR];
+    int p, r, j;
+    memset(acc, 0, sizeof acc);
+    for (p = 0; p < kc; p++)
+        for (r = 0; r < GAN__MR; r++)
+            for (j = 0; j < GAN__NR; j++) acc[r][j] += a[p * GAN__MR + r] * b[p * GAN__NR + j];
+    for (r = 0; r < mr; r++)
+        for (j = 0; j < nr; j++) C[(size_t)r * ldc + j] += acc[r][j];
 }
 
-/* C (M x N) = alpha op(A) op(B) + beta C, blocked: B is packed panel by panel into row-major
-   KC x NC tiles (so a transposed B is read contiguously too), then rows of C are updated with
-   alpha op(A)(i, p) times panel rows (i-k-j order, unit stride in the inner loop). */
+/* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
+   so the micro-kernel always reads unit stride. Edge panels are zero-padded. */
 GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
                      const gan_float *A, int lda, const gan_float *B, int ldb,
                      gan_float beta, gan_float *C, int ldc)
 {
-    gan_float panel[GAN__GEMM_KC * GAN__GEMM_NC];
-    gan_float a[GAN__GEMM_MR * GAN__GEMM_KC];
-    int i, j, p, r, p0, j0;
+    gan_float apack[GAN__MC * GAN__KC], bpack[GAN__KC * GAN__NC];
+    int i, j, p, r, i0, j0, p0;
 
     /* C = beta C first; beta = 0 overwrites so that garbage (even NaN) in C is ignored. */
     for (i = 0; i < M; i++) {
@@ -610,37 +611,37 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
     }
     if (K <= 0 || alpha == 0) return;
 
-    for (p0 = 0; p0 < K; p0 += GAN__GEMM_KC) {
-        int kc = K - p0 < GAN__GEMM_KC ? K - p0 : GAN__GEMM_KC;
-        for (j0 = 0; j0 < N; j0 += GAN__GEMM_NC) {
-            int nc = N - j0 < GAN__GEMM_NC ? N - j0 : GAN__GEMM_NC;
-            /* panel[p][j] = op(B)(p0 + p, j0 + j) */
-            for (p = 0; p < kc; p++) {
-                gan_float *dst = panel + (size_t)p * nc;
-                if (trans_b) {
-                    for (j = 0; j < nc; j++) dst[j] = B[(size_t)(j0 + j) * ldb + p0 + p];
-                } else {
-                    memcpy(dst, B + (size_t)(p0 + p) * ldb + j0, (size_t)nc * sizeof(gan_float));
-                }
-            }
-            for (i = 0; i < M; i += GAN__GEMM_MR) {
-                int mr = M - i < GAN__GEMM_MR ? M - i : GAN__GEMM_MR;
-                /* a[p][r] = alpha op(A)(i + r, p0 + p) */
+    for (j0 = 0; j0 < N; j0 += GAN__NC) {
+        int nc = N - j0 < GAN__NC ? N - j0 : GAN__NC;
+        for (p0 = 0; p0 < K; p0 += GAN__KC) {
+            int kc = K - p0 < GAN__KC ? K - p0 : GAN__KC;
+            /* bpack[panel j][p][r] = op(B)(p0 + p, j0 + j + r) */
+            for (j = 0; j < nc; j += GAN__NR) {
+                gan_float *dst = bpack + (size_t)j * kc;
+                int nr = nc - j < GAN__NR ? nc - j : GAN__NR;
                 for (p = 0; p < kc; p++)
-                    for (r = 0; r < mr; r++)
-                        a[p * GAN__GEMM_MR + r] = alpha * (trans_a ? A[(size_t)(p0 + p) * lda + i + r]
-                                                                   : A[(size_t)(i + r) * lda + p0 + p]);
-                if (mr == GAN__GEMM_MR) {
-                    gan_float *c0 = C + (size_t)i * ldc + j0;
+                    for (r = 0; r < GAN__NR; r++)
+                        dst[p * GAN__NR + r] = r >= nr ? 0
+                                             : trans_b ? B[(size_t)(j0 + j + r) * ldb + p0 + p]
+                                                       : B[(size_t)(p0 + p) * ldb + j0 + j + r];
+            }
+            for (i0 = 0; i0 < M; i0 += GAN__MC) {
+                int mc = M - i0 < GAN__MC ? M - i0 : GAN__MC;
+                /* apack[panel i][p][r] = alpha op(A)(i0 + i + r, p0 + p) */
+                for (i = 0; i < mc; i += GAN__MR) {
+                    gan_float *dst = apack + (size_t)i * kc;
+                    int mr = mc - i < GAN__MR ? mc - i : GAN__MR;
                     for (p = 0; p < kc; p++)
-                        gan__axpy_rows4(c0, c0 + ldc, c0 + 2 * (size_t)ldc, c0 + 3 * (size_t)ldc,
-                                        panel + (size_t)p * nc, a + p * GAN__GEMM_MR, nc);
-                } else {
-                    for (r = 0; r < mr; r++)
-                        for (p = 0; p < kc; p++)
-                            gan__axpy_row(C + (size_t)(i + r) * ldc + j0, panel + (size_t)p * nc,
-                                          a[p * GAN__GEMM_MR + r], nc);
+                        for (r = 0; r < GAN__MR; r++)
+                            dst[p * GAN__MR + r] = r >= mr ? 0
+                                                 : alpha * (trans_a ? A[(size_t)(p0 + p) * lda + i0 + i + r]
+                                                                    : A[(size_t)(i0 + i + r) * lda + p0 + p]);
                 }
+                for (j = 0; j < nc; j += GAN__NR)
+                    for (i = 0; i < mc; i += GAN__MR)
+                        gan__gemm_kernel(C + (size_t)(i0 + i) * ldc + j0 + j, ldc, apack + (size_t)i * kc,
+                                         bpack + (size_t)j * kc, kc, mc - i < GAN__MR ? mc - i : GAN__MR,
+                                         nc - j < GAN__NR ? nc - j : GAN__NR);
             }
         }
     }
