@@ -594,6 +594,21 @@ static void gan__gemm_kernel(gan_float *GAN__RESTRICT C, int ldc, const gan_floa
         for (j = 0; j < nr; j++) C[(size_t)r * ldc + j] += acc[r][j];
 }
 
+/* Copies scale X(q0 + q, p0 + p) for q < nq, p < kc into panels of `width` consecutive q, each panel
+   stored p-major (dst[panel][p][0..width)), zero-padded past nq. X(q, p) is X[q ld + p] when q_major,
+   else X[p ld + q]: op(B) packs with q_major = trans_b (q a column), op(A) with q_major = !trans_a. */
+static void gan__gemm_pack(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT X, int ld, int q_major,
+                           int q0, int nq, int p0, int kc, int width, gan_float scale)
+{
+    int q, p, r;
+    for (q = 0; q < nq; q += width, dst += (size_t)width * kc)
+        for (p = 0; p < kc; p++)
+            for (r = 0; r < width; r++) {
+                size_t row = (size_t)(q0 + q + r), col = (size_t)(p0 + p);
+                dst[p * width + r] = q + r >= nq ? 0 : scale * (q_major ? X[row * ld + col] : X[col * ld + row]);
+            }
+}
+
 /* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
    so the micro-kernel always reads unit stride. Edge panels are zero-padded. */
 GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
@@ -601,7 +616,7 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
                      gan_float beta, gan_float *C, int ldc)
 {
     gan_float apack[GAN__MC * GAN__KC], bpack[GAN__KC * GAN__NC];
-    int i, j, p, r, i0, j0, p0;
+    int i, j, i0, j0, p0;
 
     /* C = beta C first; beta = 0 overwrites so that garbage (even NaN) in C is ignored. */
     for (i = 0; i < M; i++) {
@@ -615,28 +630,10 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
         int nc = N - j0 < GAN__NC ? N - j0 : GAN__NC;
         for (p0 = 0; p0 < K; p0 += GAN__KC) {
             int kc = K - p0 < GAN__KC ? K - p0 : GAN__KC;
-            /* bpack[panel j][p][r] = op(B)(p0 + p, j0 + j + r) */
-            for (j = 0; j < nc; j += GAN__NR) {
-                gan_float *dst = bpack + (size_t)j * kc;
-                int nr = nc - j < GAN__NR ? nc - j : GAN__NR;
-                for (p = 0; p < kc; p++)
-                    for (r = 0; r < GAN__NR; r++)
-                        dst[p * GAN__NR + r] = r >= nr ? 0
-                                             : trans_b ? B[(size_t)(j0 + j + r) * ldb + p0 + p]
-                                                       : B[(size_t)(p0 + p) * ldb + j0 + j + r];
-            }
+            gan__gemm_pack(bpack, B, ldb, trans_b, j0, nc, p0, kc, GAN__NR, 1);
             for (i0 = 0; i0 < M; i0 += GAN__MC) {
                 int mc = M - i0 < GAN__MC ? M - i0 : GAN__MC;
-                /* apack[panel i][p][r] = alpha op(A)(i0 + i + r, p0 + p) */
-                for (i = 0; i < mc; i += GAN__MR) {
-                    gan_float *dst = apack + (size_t)i * kc;
-                    int mr = mc - i < GAN__MR ? mc - i : GAN__MR;
-                    for (p = 0; p < kc; p++)
-                        for (r = 0; r < GAN__MR; r++)
-                            dst[p * GAN__MR + r] = r >= mr ? 0
-                                                 : alpha * (trans_a ? A[(size_t)(p0 + p) * lda + i0 + i + r]
-                                                                    : A[(size_t)(i0 + i + r) * lda + p0 + p]);
-                }
+                gan__gemm_pack(apack, A, lda, !trans_a, i0, mc, p0, kc, GAN__MR, alpha);
                 for (j = 0; j < nc; j += GAN__NR)
                     for (i = 0; i < mc; i += GAN__MR)
                         gan__gemm_kernel(C + (size_t)(i0 + i) * ldc + j0 + j, ldc, apack + (size_t)i * kc,
