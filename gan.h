@@ -122,6 +122,20 @@
       and backward point into the arena: the output stays valid until the next forward, the input
       gradient until the next backward of the same network.
 
+   MODELS THAT ARE NOT ONE CHAIN
+      Networks are chains; anything else is several networks joined by explicit calls. A GAN's
+      generator step, for example:
+          const gan_tensor *fake = gan_net_forward(G, &z);
+          const gan_tensor *logit = gan_net_forward(D, fake);        (D copies its input)
+          gan_bce_logits_const(dlogit, logit->data, 1, n);
+          const gan_tensor *dfake = gan_net_backward(D, &dlogit_t);  (dL/dfake, D's own buffer)
+          gan_net_backward(G, dfake);                                 (the hand-off, by hand)
+          gan_net_step(G); gan_net_zero_grad(D);                      (D's gradients discarded)
+      A single layer on its own (an embedding for a projection discriminator, say) is a one-layer
+      network: it owns the layer's parameters and scratch, and gan_layer_forward / gan_layer_backward
+      on gan_net_layer(net, 0) run it on your own tensors (any batch up to the network's maximum).
+      Sums, products and concatenations between networks are plain loops over the tensors' data.
+
    ERRORS
       Programmer errors (mismatched shapes, a batch above the maximum, NULL) stop at GAN_ASSERT with the
       failed condition. Runtime failures (out of memory) return NULL or 0 and set gan_last_error().
@@ -134,6 +148,7 @@
         (no run-time AVX2/AVX-512 dispatch yet).
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
       - Conv layers are square-kernel, no dilation, no groups.
+      - gan_gemm packs its operands in about 96 KiB of stack (192 KiB with GAN_DOUBLE).
 */
 
 #ifndef GAN_H_INCLUDE
