@@ -1647,14 +1647,20 @@ GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
 
 GANDEF const gan_tensor *gan_net_output(const gan_net *net) { return &net->acts[net->n_layers]; }
 
-GANDEF void gan_net_zero_grad(gan_net *net) { memset(net->grads, 0, net->n_params * sizeof(gan_float)); }
+/* n values of x set to 0; x may be NULL when n is 0 (a network without parameters). */
+static void gan__clear(gan_float *x, size_t n)
+{
+    if (n) memset(x, 0, n * sizeof(gan_float));
+}
+
+GANDEF void gan_net_zero_grad(gan_net *net) { gan__clear(net->grads, net->n_params); }
 
 GANDEF void gan_net_set_optim(gan_net *net, gan_optim opt)
 {
     net->opt = opt;
     net->opt.step = 0;
-    memset(net->opt_m, 0, net->n_params * sizeof(gan_float));
-    memset(net->opt_v, 0, net->n_params * sizeof(gan_float));
+    gan__clear(net->opt_m, net->n_params);
+    gan__clear(net->opt_v, net->n_params);
 }
 
 GANDEF void gan_net_step(gan_net *net)
@@ -1708,8 +1714,8 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
             p.data = L->b;
             p.grad = L->db;
             p.count = L->nb;
-            p.ndim = 1;
-            p.shape[0] = (int)L->nb;
+            p.ndim = L->kind == GAN_LAYERNORM ? gan__weight_shape(L, p.shape) : 1; /* LayerNorm: (C, H, W) */
+            if (p.ndim == 1) p.shape[0] = (int)L->nb;
         } else {
             continue;
         }

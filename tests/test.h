@@ -9,8 +9,15 @@
 
 static int gan_test_passed, gan_test_failed, gan_test_skipped;
 
+/* A program that never skips must still build with -Werror. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TEST_MAYBE_UNUSED __attribute__((unused))
+#else
+#define TEST_MAYBE_UNUSED
+#endif
+
 /* Report one check: ok != 0 passes; otherwise the printf-style detail says why it failed. */
-static void test_report(const char *name, int ok, const char *fmt, ...)
+TEST_MAYBE_UNUSED static void test_report(const char *name, int ok, const char *fmt, ...)
 {
     va_list ap;
     if (ok) {
@@ -27,7 +34,7 @@ static void test_report(const char *name, int ok, const char *fmt, ...)
 }
 
 /* A check that could not run here: say why. Skips never count as passes. */
-static void test_skip(const char *name, const char *fmt, ...)
+TEST_MAYBE_UNUSED static void test_skip(const char *name, const char *fmt, ...)
 {
     va_list ap;
     printf("SKIP %s: ", name);
@@ -39,7 +46,7 @@ static void test_skip(const char *name, const char *fmt, ...)
 }
 
 /* The last line of each program, and its exit status. */
-static int test_finish(void)
+TEST_MAYBE_UNUSED static int test_finish(void)
 {
     printf("%d passed, %d failed, %d skipped\n", gan_test_passed, gan_test_failed, gan_test_skipped);
     fflush(stdout);
