@@ -368,7 +368,8 @@ typedef struct gan_net {
     int batch;               /* batch of the last forward */
     gan_optim opt;           /* Adam(1e-3, 0.9, 0.999) after creation */
     gan_float *params, *grads, *opt_m, *opt_v; /* n_params each, contiguous */
-    size_t n_params;
+    size_t n_params;         /* the block's length, with alignment padding (kept 0) between layers;
+                                the parameters themselves are the sum of gan_net_param counts */
     gan_tensor *acts;        /* n_layers + 1: acts[0] a copy of the input, acts[i + 1] layer i's output */
     gan_tensor dx;           /* dL/dinput of the last backward */
     gan_float *dbuf[2];      /* gradient ping-pong buffers */
