@@ -1187,9 +1187,12 @@ static void gan__upsample2x_backward(gan_float *dx, const gan_float *dy, const g
     }
 }
 
+/* Only asserts: with NDEBUG (or a GAN_ASSERT that ignores its argument) it does nothing. */
 static void gan__check_io(const gan_layer *L, const gan_tensor *t, gan_shape s)
 {
     (void)L;
+    (void)t;
+    (void)s;
     GAN_ASSERT(t && t->data && "tensor and its data must not be NULL");
     GAN_ASSERT(t->c == s.c && t->h == s.h && t->w == s.w && "tensor shape must match the layer's (C, H, W)");
     GAN_ASSERT(t->n > 0 && t->n <= L->max_batch && "batch must be between 1 and the planned maximum");
@@ -1634,6 +1637,7 @@ GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
     out = &net->acts[net->n_layers];
     GAN_ASSERT(dy->n == out->n && dy->c == out->c && dy->h == out->h && dy->w == out->w
                && "dy must have the shape of the last forward's output");
+    (void)out;
     /* Layer i writes its input gradient into dbuf[i % 2] while reading the other one. */
     for (i = net->n_layers - 1; i >= 0; i--) {
         gan_tensor *dx = &grads[i % 2];
