@@ -33,31 +33,36 @@
       GAN_ASSERT(cond)     programmer-error check                   default: assert(cond) from <assert.h>
       GAN_NO_STDIO         leave out everything that uses FILE * (gan_net_print)
 
-   QUICK START (fits y = sin(x) with a small MLP; cc -O2 quick.c -lm)
+   QUICK START (examples/quickstart.c: fits y = sin(x) with a small MLP; cc -O2 quick.c -lm)
 
       #define GAN_IMPLEMENTATION
       #include "gan.h"
       #include <math.h>
       #include <stdio.h>
-      int main(void) {
-          gan_rng rng; gan_rng_seed(&rng, 1);
-          gan_layer layers[3];
-          layers[0] = gan_linear(1, 32); layers[1] = gan_tanh(); layers[2] = gan_linear(32, 1);
-          gan_net *net = gan_net_create(gan_chw(1, 1, 1), layers, 3, 64, &rng);
+
+      int main(void)
+      {
+          gan_rng rng;
+          gan_rng_seed(&rng, 1);
+          gan_layer layers[3] = { gan_linear(1, 32), gan_tanh(), gan_linear(32, 1) };
+          gan_net *net = gan_net_create(gan_chw(1, 1, 1), layers, GAN_COUNT(layers), 64, &rng);
           if (!net) { printf("%s\n", gan_last_error()); return 1; }
-          gan_net_set_optim(net, gan_adam(1e-2f, 0.9f, 0.999f));
-          float x[64], t[64], dy[64];
+          gan_net_set_optim(net, gan_adam(0.01f, 0.9f, 0.999f));
+
+          gan_float x[64], t[64], dy[64];
+          gan_tensor in = gan_tensor_make(x, 64, 1, 1, 1), dout = gan_tensor_make(dy, 64, 1, 1, 1);
           for (int step = 0; step <= 2000; step++) {
-              for (int i = 0; i < 64; i++) { x[i] = 6.0f * gan_rng_uniform(&rng) - 3.0f; t[i] = sinf(x[i]); }
-              gan_tensor in = gan_tensor_make(x, 64, 1, 1, 1);
+              for (int i = 0; i < 64; i++) { x[i] = 6 * gan_rng_uniform(&rng) - 3; t[i] = sin(x[i]); }
               const gan_tensor *y = gan_net_forward(net, &in);
-              float loss = gan_mse(dy, y->data, t, 64);
-              gan_tensor dout = gan_tensor_make(dy, 64, 1, 1, 1);
+              gan_float loss = gan_mse(dy, y->data, t, 64); // dy = d(loss)/dy
               gan_net_zero_grad(net);
               gan_net_backward(net, &dout);
               gan_net_step(net);
-              if (step % 500 == 0) printf("step %d  loss %.5f\n", step, loss);
+              if (step % 500 == 0) printf("step %4d  loss %.5f\n", step, loss);
           }
+          gan_float one = 1;
+          gan_tensor x1 = gan_tensor_make(&one, 1, 1, 1, 1);
+          printf("sin(1) = %.4f, the net says %.4f\n", sin(1.0), gan_net_forward(net, &x1)->data[0]);
           gan_net_free(net);
           return 0;
       }
@@ -307,7 +312,7 @@ GANDEF gan_layer gan_upsample2x(void);          /* nearest neighbour */
 GANDEF gan_layer gan_no_bias(gan_layer layer);  /* Linear, Conv2d, ConvTranspose2d without bias */
 
 /* y = layer(x). training: 1 uses batch statistics (BatchNorm) and drops (Dropout); 0 does not.
-   y must have the layer's output shape and x's batch. */
+   y must have the layer's output shape and x's batch, and must not overlap x. */
 GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor *x, int training);
 /* Given dy = dL/dy and the x, y of the last forward: dW, db += dL/dparameters; dx = dL/dx
    (dx may be NULL when the input gradient is not wanted). */
@@ -1188,6 +1193,37 @@ static void gan__upsample2x_backward(gan_float *dx, const gan_float *dy, const g
 }
 
 /* Only asserts: with NDEBUG (or a GAN_ASSERT that ignores its argument) it does nothing. */
+/* y = max(x, 0) */
+static void gan__relu_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) y[j] = x[j] > 0 ? x[j] : 0;
+}
+
+/* dx = dy where x > 0, else 0 (the derivative at 0 taken as 0, as PyTorch) */
+static void gan__relu_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
+                               const gan_float *GAN__RESTRICT x, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) dx[j] = x[j] > 0 ? dy[j] : 0;
+}
+
+/* y = x for x > 0, slope x otherwise */
+static void gan__leaky_relu_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, gan_float slope,
+                                    size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) y[j] = x[j] > 0 ? x[j] : slope * x[j];
+}
+
+/* dx = dy for x > 0, slope dy otherwise */
+static void gan__leaky_relu_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
+                                     const gan_float *GAN__RESTRICT x, gan_float slope, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) dx[j] = x[j] > 0 ? dy[j] : slope * dy[j];
+}
+
 static void gan__check_io(const gan_layer *L, const gan_tensor *t, gan_shape s)
 {
     (void)L;
@@ -1206,6 +1242,7 @@ GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor 
     gan__check_io(L, x, L->in);
     gan__check_io(L, y, L->out);
     GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
+    GAN_ASSERT(y->data != x->data && "layers do not run in place: y must not be x");
     count = gan_tensor_count(x);
     L->trained = training;
     switch (L->kind) {
@@ -1214,12 +1251,8 @@ GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor 
     case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_forward(y->data, x->data, L, n); break;
     case GAN_BATCHNORM: gan__batchnorm_forward(y->data, x->data, L, n, training); break;
     case GAN_LAYERNORM: gan__layernorm_forward(y->data, x->data, L, n); break;
-    case GAN_RELU:
-        for (j = 0; j < count; j++) y->data[j] = x->data[j] > 0 ? x->data[j] : 0;
-        break;
-    case GAN_LEAKY_RELU:
-        for (j = 0; j < count; j++) y->data[j] = x->data[j] > 0 ? x->data[j] : L->slope * x->data[j];
-        break;
+    case GAN_RELU: gan__relu_forward(y->data, x->data, count); break;
+    case GAN_LEAKY_RELU: gan__leaky_relu_forward(y->data, x->data, L->slope, count); break;
     case GAN_TANH:
         for (j = 0; j < count; j++) y->data[j] = (gan_float)tanh(x->data[j]);
         break;
@@ -1228,10 +1261,10 @@ GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor 
         break;
     case GAN_DROPOUT:
         if (training) gan__dropout_forward(y->data, x->data, L, count);
-        else if (y->data != x->data) memcpy(y->data, x->data, count * sizeof(gan_float));
+        else memcpy(y->data, x->data, count * sizeof(gan_float));
         break;
     case GAN_RESHAPE:
-        if (y->data != x->data) memcpy(y->data, x->data, count * sizeof(gan_float));
+        memcpy(y->data, x->data, count * sizeof(gan_float));
         break;
     case GAN_UPSAMPLE2X: gan__upsample2x_forward(y->data, x->data, L, n); break;
     }
@@ -1261,10 +1294,10 @@ GANDEF void gan_layer_backward(gan_layer *layer, gan_tensor *dx, const gan_tenso
     case GAN_BATCHNORM: gan__batchnorm_backward(d, dy->data, x->data, L, n); break;
     case GAN_LAYERNORM: gan__layernorm_backward(d, dy->data, x->data, L, n); break;
     case GAN_RELU:
-        if (d) for (j = 0; j < count; j++) d[j] = x->data[j] > 0 ? dy->data[j] : 0;
+        if (d) gan__relu_backward(d, dy->data, x->data, count);
         break;
     case GAN_LEAKY_RELU:
-        if (d) for (j = 0; j < count; j++) d[j] = x->data[j] > 0 ? dy->data[j] : L->slope * dy->data[j];
+        if (d) gan__leaky_relu_backward(d, dy->data, x->data, L->slope, count);
         break;
     case GAN_TANH: /* d tanh = 1 - y^2 */
         if (d) for (j = 0; j < count; j++) d[j] = dy->data[j] * (1 - y->data[j] * y->data[j]);
