@@ -20,6 +20,7 @@
       losses       BCE-with-logits (softplus form), mean squared error
       optim        SGD with momentum, Adam (optional decoupled weight decay), RMSProp
       net          a sequential container that plans one arena for a stated maximum batch
+      (errors)     gan_last_error; its one static pointer opens the implementation
 
    OPTIONS (#define before including; all are optional)
       GAN_IMPLEMENTATION   emit the implementation (in exactly one file)
@@ -32,6 +33,8 @@
       GAN_FREE(p)
       GAN_ASSERT(cond)     programmer-error check                   default: assert(cond) from <assert.h>
       GAN_NO_STDIO         leave out everything that uses FILE * (gan_net_print)
+      GAN_GEMM             the GEMM the layers call, with gan_gemm's signature   default: gan_gemm
+                           (an adapter to cblas_sgemm, say)
 
    QUICK START (examples/quickstart.c: fits y = sin(x) with a small MLP; cc -O2 quick.c -lm)
 
@@ -76,7 +79,8 @@
                                   gan_dropout, gan_reshape, gan_flatten, gan_upsample2x, gan_no_bias
       build / free a network      gan_net_create, gan_net_free, gan_net_arena_bytes, gan_net_print
       initialize weights          gan_net_init, gan_layer_init (GAN_INIT_PYTORCH, _DCGAN, _XAVIER, _KAIMING)
-      run it                      gan_net_forward, gan_net_backward, gan_net_set_training
+      run it                      gan_net_forward, gan_net_backward, gan_net_backward_input,
+                                  gan_net_set_training
       train it                    gan_net_zero_grad, gan_net_set_optim, gan_net_step;
                                   gan_sgd, gan_adam, gan_rmsprop, gan_optim_update
       look inside                 gan_net_layer, gan_net_output, gan_net_param_count, gan_net_param,
@@ -114,7 +118,7 @@
       - Default initialization (GAN_INIT_PYTORCH) is PyTorch's: weight and bias uniform in
         +-1/sqrt(fan_in), with fan_in = in_features, in_ch k k (Conv2d) or out_ch k k (ConvTranspose2d,
         from the weight's second dimension, as PyTorch computes it); norm layers weight 1, bias 0.
-        GAN_INIT_DCGAN: weights N(0, 0.02), norm weights N(1, 0.02), biases 0.
+        GAN_INIT_DCGAN: weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0 (LayerNorm 1, 0).
         GAN_INIT_XAVIER: uniform +-sqrt(6 / (fan_in + fan_out)); GAN_INIT_KAIMING: N(0, 2 / fan_in).
       - Gradients of parameters accumulate (+=) until gan_net_zero_grad; gradients of inputs are
         written (=). Backward returns dL/dinput so one network's input gradient is handed to another
@@ -133,9 +137,13 @@
           const gan_tensor *fake = gan_net_forward(G, &z);
           const gan_tensor *logit = gan_net_forward(D, fake);        (D copies its input)
           gan_bce_logits_const(dlogit, logit->data, 1, n);
-          const gan_tensor *dfake = gan_net_backward(D, &dlogit_t);  (dL/dfake, D's own buffer)
+          const gan_tensor *dfake = gan_net_backward_input(D, &dlogit_t); (dL/dfake; D's gradients untouched)
           gan_net_backward(G, dfake);                                 (the hand-off, by hand)
-          gan_net_step(G); gan_net_zero_grad(D);                      (D's gradients discarded)
+          gan_net_step(G);
+      A network keeps the activations of its last forward only: a network used twice before one
+      backward (two losses through one G) runs forward, backward, forward, backward, its parameter
+      gradients adding up. gan_net_backward_input, used above, leaves parameter gradients alone and
+      skips their work: D's weights get no gradient from G's step.
       A single layer on its own (an embedding for a projection discriminator, say) is a one-layer
       network: it owns the layer's parameters and scratch, and gan_layer_forward / gan_layer_backward
       on gan_net_layer(net, 0) run it on your own tensors (any batch up to the network's maximum).
@@ -266,7 +274,7 @@ typedef enum gan_layer_kind {
 
 typedef enum gan_init {
     GAN_INIT_PYTORCH, /* PyTorch's defaults (what gan_net_create uses) */
-    GAN_INIT_DCGAN,   /* N(0, 0.02) weights, N(1, 0.02) norm weights, zero biases (Radford et al.) */
+    GAN_INIT_DCGAN,   /* N(0, 0.02) weights, N(1, 0.02) BatchNorm weights, zero biases (Radford et al.) */
     GAN_INIT_XAVIER,  /* Glorot uniform, zero biases */
     GAN_INIT_KAIMING  /* He normal for ReLU (fan_in), zero biases */
 } gan_init;
@@ -292,8 +300,8 @@ typedef struct gan_layer {
     gan_float *run_mean, *run_var; /* BatchNorm running estimates */
     gan_float *saved;           /* BatchNorm: mean, 1/std per channel; LayerNorm: per sample; Dropout: mask */
     gan_float *work;            /* scratch shared by the network's layers (im2col columns) */
-    int trained;                /* mode of the last forward: 1 training, 0 evaluation */
-    gan_rng rng;                /* Dropout's own stream, seeded by gan_net_create */
+    int last_training;          /* mode of the last forward: 1 training, 0 evaluation */
+    gan_rng rng;                /* Dropout's own stream, seeded by gan_net_create: training state */
 } gan_layer;
 
 GANDEF gan_layer gan_linear(int in_features, int out_features);
@@ -313,12 +321,12 @@ GANDEF gan_layer gan_no_bias(gan_layer layer);  /* Linear, Conv2d, ConvTranspose
 
 /* y = layer(x). training: 1 uses batch statistics (BatchNorm) and drops (Dropout); 0 does not.
    y must have the layer's output shape and x's batch, and must not overlap x. */
-GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor *x, int training);
+GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, int training);
 /* Given dy = dL/dy and the x, y of the last forward: dW, db += dL/dparameters; dx = dL/dx
-   (dx may be NULL when the input gradient is not wanted). */
-GANDEF void gan_layer_backward(gan_layer *layer, gan_tensor *dx, const gan_tensor *dy,
+   (dx may be NULL when the input gradient is not wanted; it must not overlap dy, x or y). */
+GANDEF void gan_layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *dy,
                                const gan_tensor *x, const gan_tensor *y);
-GANDEF void gan_layer_init(gan_layer *layer, gan_init scheme, gan_rng *rng);
+GANDEF void gan_layer_init(gan_layer *L, gan_init scheme, gan_rng *rng);
 
 /* ---- losses ------------------------------------------------------------------------------------ */
 /* Each returns the mean loss over n values and, when grad is not NULL, writes grad = d(mean)/dx. */
@@ -341,13 +349,14 @@ typedef struct gan_optim {
     gan_float alpha;         /* RMSProp smoothing */
     gan_float eps;           /* Adam, RMSProp */
     gan_float weight_decay;  /* Adam: decoupled (AdamW); SGD, RMSProp: added to the gradient */
-    long step;               /* steps taken; gan_optim_update uses it as t */
+    int64_t step;            /* steps taken; gan_optim_update uses it as t */
 } gan_optim;
 
 GANDEF gan_optim gan_sgd(gan_float lr, gan_float momentum);
 GANDEF gan_optim gan_adam(gan_float lr, gan_float beta1, gan_float beta2);   /* eps 1e-8 */
 GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha);                /* eps 1e-8 */
-/* One update of n parameters w with gradient dw, moments m and v (each n values, zero at first),
+/* One update of n parameters w with gradient dw, moments m and v (each n values, zero at first;
+   SGD without momentum reads neither, SGD with momentum and RMSProp without only m or v),
    at step t = opt->step (count it from 1 before the call). */
 GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan_float *dw,
                              const gan_optim *opt, size_t n);
@@ -359,6 +368,7 @@ typedef struct gan_param {
     int layer;
     const char *role;  /* "weight", "bias", "running_mean", "running_var" */
     gan_float *data, *grad; /* grad is NULL for buffers */
+    gan_float *m, *v;       /* the optimizer's moments of a parameter (NULL for buffers) */
     size_t count;
     int ndim, shape[4];
 } gan_param;
@@ -371,7 +381,8 @@ typedef struct gan_net {
     int max_batch;
     int training;            /* 1 after creation */
     int batch;               /* batch of the last forward */
-    gan_optim opt;           /* Adam(1e-3, 0.9, 0.999) after creation */
+    gan_optim opt;           /* Adam(1e-3, 0.9, 0.999) after creation. Writable between steps: change
+                                lr for a schedule, set step when restoring a checkpoint */
     gan_float *params, *grads, *opt_m, *opt_v; /* n_params each, contiguous */
     size_t n_params;         /* the block's length, with alignment padding (kept 0) between layers;
                                 the parameters themselves are the sum of gan_net_param counts */
@@ -396,10 +407,12 @@ GANDEF void     gan_net_set_training(gan_net *net, int training);
 GANDEF const gan_tensor *gan_net_forward(gan_net *net, const gan_tensor *x);
 /* dy = dL/doutput for the last forward's batch. Accumulates parameter gradients, returns dL/dinput. */
 GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy);
+/* The same dL/dinput, leaving parameter gradients untouched (and skipping their work). */
+GANDEF const gan_tensor *gan_net_backward_input(gan_net *net, const gan_tensor *dy);
 GANDEF const gan_tensor *gan_net_output(const gan_net *net);
 
 GANDEF void     gan_net_zero_grad(gan_net *net);
-/* Sets the optimizer and clears its moments and step count. */
+/* Starts a fresh optimizer: sets it and clears its moments and step count. */
 GANDEF void     gan_net_set_optim(gan_net *net, gan_optim opt);
 /* One optimizer step over every parameter (opt.step += 1 first). */
 GANDEF void     gan_net_step(gan_net *net);
@@ -450,6 +463,10 @@ GANDEF const char *gan_last_error(void);
 #ifndef GAN_ASSERT
 #include <assert.h>
 #define GAN_ASSERT(cond) assert(cond)
+#endif
+
+#ifndef GAN_GEMM
+#define GAN_GEMM gan_gemm
 #endif
 
 #if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
@@ -543,12 +560,14 @@ GANDEF gan_float gan_rng_uniform(gan_rng *rng)
 #endif
 }
 
+#define GAN__TWO_PI 6.283185307179586
+
 GANDEF gan_float gan_rng_normal(gan_rng *rng)
 {
     /* Box-Muller: sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] so the log is finite. */
     double u1 = 1.0 - gan__rng_double(rng);
     double u2 = gan__rng_double(rng);
-    return (gan_float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    return (gan_float)(sqrt(-2.0 * log(u1)) * cos(GAN__TWO_PI * u2));
 }
 
 GANDEF void gan_fill_uniform(gan_float *x, size_t n, gan_float lo, gan_float hi, gan_rng *rng)
@@ -638,6 +657,8 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
 {
     gan_float apack[GAN__MC * GAN__KC], bpack[GAN__KC * GAN__NC];
     int i, j, i0, j0, p0;
+    GAN_ASSERT(M >= 0 && N >= 0 && K >= 0 && "gan_gemm: negative size");
+    GAN_ASSERT(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N && "gan_gemm: leading dimension too small");
 
     /* C = beta C first; beta = 0 overwrites so that garbage (even NaN) in C is ignored. */
     for (i = 0; i < M; i++) {
@@ -722,7 +743,7 @@ static gan_layer gan__layer_new(gan_layer_kind kind)
     memset(&L, 0, sizeof L);
     L.kind = kind;
     L.stride = 1;
-    L.trained = 1;
+    L.last_training = 1;
     return L;
 }
 
@@ -855,13 +876,11 @@ typedef struct gan__layer_sizes {
     size_t work;    /* scratch, shared across the network */
 } gan__layer_sizes;
 
-/* Fixes the layer's input and output shapes from the shape it receives and checks that its
-   hyper-parameters fit that shape; returns the memory it needs for batches up to max_batch. */
-static gan__layer_sizes gan__layer_plan(gan_layer *L, gan_shape in, int max_batch)
+/* Fixes the layer's input and output shapes from the shape it receives, its parameter counts and
+   its maximum batch, and checks that its hyper-parameters fit that shape. */
+static void gan__layer_plan(gan_layer *L, gan_shape in, int max_batch)
 {
-    gan__layer_sizes s;
     size_t in_count = gan__shape_count(in);
-    memset(&s, 0, sizeof s);
     L->in = in;
     L->out = in;
     L->max_batch = max_batch;
@@ -881,7 +900,6 @@ static gan__layer_sizes gan__layer_plan(gan_layer *L, gan_shape in, int max_batc
                          (in.w + 2 * L->pad - L->k) / L->stride + 1);
         L->nW = (size_t)L->out_ch * L->in_ch * L->k * L->k;
         L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-        s.work = (size_t)L->in_ch * L->k * L->k * L->out.h * L->out.w;
         break;
     case GAN_CONV_TRANSPOSE2D:
         GAN_ASSERT(L->in_ch == in.c && "ConvTranspose2d: in_ch must equal the input's channels");
@@ -890,22 +908,15 @@ static gan__layer_sizes gan__layer_plan(gan_layer *L, gan_shape in, int max_batc
         GAN_ASSERT(L->out.h > 0 && L->out.w > 0 && "ConvTranspose2d: padding leaves no output");
         L->nW = (size_t)L->in_ch * L->out_ch * L->k * L->k;
         L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-        s.work = (size_t)L->out_ch * L->k * L->k * in.h * in.w;
         break;
     case GAN_BATCHNORM:
         GAN_ASSERT(L->in_ch == in.c && "BatchNorm: features must equal the input's channels (C of C,H,W)");
         L->nW = (size_t)in.c;
         L->nb = (size_t)in.c;
-        s.buffers = 2 * (size_t)in.c;
-        s.saved = 2 * (size_t)in.c;
         break;
     case GAN_LAYERNORM:
         L->nW = in_count;
         L->nb = in_count;
-        s.saved = 2 * (size_t)max_batch;
-        break;
-    case GAN_DROPOUT:
-        s.saved = (size_t)max_batch * in_count;
         break;
     case GAN_RESHAPE:
         L->out = L->to.c < 0 ? gan_chw((int)in_count, 1, 1) : L->to;
@@ -914,13 +925,30 @@ static gan__layer_sizes gan__layer_plan(gan_layer *L, gan_shape in, int max_batc
     case GAN_UPSAMPLE2X:
         L->out = gan_chw(in.c, 2 * in.h, 2 * in.w);
         break;
+    case GAN_DROPOUT:
     case GAN_RELU:
     case GAN_LEAKY_RELU:
     case GAN_TANH:
     case GAN_SIGMOID:
         break;
     }
+}
+
+/* The memory a planned layer needs, in gan_float units. */
+static gan__layer_sizes gan__layer_memory(const gan_layer *L)
+{
+    gan__layer_sizes s;
+    size_t in_count = gan__shape_count(L->in);
+    memset(&s, 0, sizeof s);
     s.params = L->nW + L->nb;
+    switch (L->kind) {
+    case GAN_CONV2D: s.work = (size_t)L->in_ch * L->k * L->k * L->out.h * L->out.w; break;
+    case GAN_CONV_TRANSPOSE2D: s.work = (size_t)L->out_ch * L->k * L->k * L->in.h * L->in.w; break;
+    case GAN_BATCHNORM: s.buffers = s.saved = 2 * (size_t)L->in.c; break;
+    case GAN_LAYERNORM: s.saved = 2 * (size_t)L->max_batch; break;
+    case GAN_DROPOUT: s.saved = (size_t)L->max_batch * in_count; break;
+    default: break;
+    }
     return s;
 }
 
@@ -928,19 +956,22 @@ static gan__layer_sizes gan__layer_plan(gan_layer *L, gan_shape in, int max_batc
 static void gan__linear_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
 {
     int i;
-    gan_gemm(0, 1, n, L->out_ch, L->in_ch, 1, x, L->in_ch, L->W, L->in_ch, 0, y, L->out_ch);
+    GAN_GEMM(0, 1, n, L->out_ch, L->in_ch, 1, x, L->in_ch, L->W, L->in_ch, 0, y, L->out_ch);
     if (L->b)
         for (i = 0; i < n; i++) gan__axpy_row(y + (size_t)i * L->out_ch, L->b, 1, L->out_ch);
 }
 
-/* dW += dy^T x, db += sum_n dy, dx = dy W */
-static void gan__linear_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+/* dW += dy^T x, db += sum_n dy (when dparams), dx = dy W (when dx) */
+static void gan__linear_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
+                                 int dparams)
 {
     int i;
-    gan_gemm(1, 0, L->out_ch, L->in_ch, n, 1, dy, L->out_ch, x, L->in_ch, 1, L->dW, L->in_ch);
-    if (L->db)
-        for (i = 0; i < n; i++) gan__axpy_row(L->db, dy + (size_t)i * L->out_ch, 1, L->out_ch);
-    if (dx) gan_gemm(0, 0, n, L->in_ch, L->out_ch, 1, dy, L->out_ch, L->W, L->in_ch, 0, dx, L->in_ch);
+    if (dparams) {
+        GAN_GEMM(1, 0, L->out_ch, L->in_ch, n, 1, dy, L->out_ch, x, L->in_ch, 1, L->dW, L->in_ch);
+        if (L->db)
+            for (i = 0; i < n; i++) gan__axpy_row(L->db, dy + (size_t)i * L->out_ch, 1, L->out_ch);
+    }
+    if (dx) GAN_GEMM(0, 0, n, L->in_ch, L->out_ch, 1, dy, L->out_ch, L->W, L->in_ch, 0, dx, L->in_ch);
 }
 
 /* y[oc] += b[oc] over each of the `plane` positions of every sample */
@@ -976,29 +1007,32 @@ static void gan__conv2d_forward(gan_float *y, const gan_float *x, const gan_laye
     int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
     for (i = 0; i < n; i++) {
         gan_im2col(L->work, x + (size_t)i * gan__shape_count(L->in), &g);
-        gan_gemm(0, 0, L->out_ch, ohw, ckk, 1, L->W, ckk, L->work, ohw, 0,
+        GAN_GEMM(0, 0, L->out_ch, ohw, ckk, 1, L->W, ckk, L->work, ohw, 0,
                  y + (size_t)i * gan__shape_count(L->out), ohw);
     }
     if (L->b) gan__add_channel_bias(y, L->b, n, L->out_ch, (size_t)ohw);
 }
 
-/* Per sample: dW += dy col^T; dcol = W^T dy; dx = col2im(dcol) */
-static void gan__conv2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+/* Per sample: dW += dy col^T with col = im2col(x) (when dparams); dx = col2im(W^T dy) (when dx) */
+static void gan__conv2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
+                                 int dparams)
 {
     gan_conv_geom g = gan__geom(L);
     int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
     size_t in_count = gan__shape_count(L->in);
     for (i = 0; i < n; i++) {
         const gan_float *dyi = dy + (size_t)i * gan__shape_count(L->out);
-        gan_im2col(L->work, x + (size_t)i * in_count, &g);
-        gan_gemm(0, 1, L->out_ch, ckk, ohw, 1, dyi, ohw, L->work, ohw, 1, L->dW, ckk);
-        if (dx) {
-            gan_gemm(1, 0, ckk, ohw, L->out_ch, 1, L->W, ckk, dyi, ohw, 0, L->work, ohw);
+        if (dparams) {
+            gan_im2col(L->work, x + (size_t)i * in_count, &g);
+            GAN_GEMM(0, 1, L->out_ch, ckk, ohw, 1, dyi, ohw, L->work, ohw, 1, L->dW, ckk);
+        }
+        if (dx) { /* the scratch now holds dcol, col being done with */
+            GAN_GEMM(1, 0, ckk, ohw, L->out_ch, 1, L->W, ckk, dyi, ohw, 0, L->work, ohw);
             memset(dx + (size_t)i * in_count, 0, in_count * sizeof(gan_float));
             gan_col2im(dx + (size_t)i * in_count, L->work, &g);
         }
     }
-    if (L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)ohw);
+    if (dparams && L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)ohw);
 }
 
 /* Per sample: col (OC k k x H W) = W^T x, y = col2im(col) + b. W is (in_ch, out_ch k k). */
@@ -1008,7 +1042,7 @@ static void gan__conv_transpose2d_forward(gan_float *y, const gan_float *x, cons
     int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
     size_t out_count = gan__shape_count(L->out);
     for (i = 0; i < n; i++) {
-        gan_gemm(1, 0, okk, hw, L->in_ch, 1, L->W, okk, x + (size_t)i * gan__shape_count(L->in), hw, 0,
+        GAN_GEMM(1, 0, okk, hw, L->in_ch, 1, L->W, okk, x + (size_t)i * gan__shape_count(L->in), hw, 0,
                  L->work, hw);
         memset(y + (size_t)i * out_count, 0, out_count * sizeof(gan_float));
         gan_col2im(y + (size_t)i * out_count, L->work, &g);
@@ -1016,19 +1050,20 @@ static void gan__conv_transpose2d_forward(gan_float *y, const gan_float *x, cons
     if (L->b) gan__add_channel_bias(y, L->b, n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
-/* Per sample: dcol = im2col(dy); dW += x dcol^T; dx = W dcol */
+/* Per sample: dcol = im2col(dy); dW += x dcol^T (when dparams); dx = W dcol (when dx) */
 static void gan__conv_transpose2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x,
-                                           gan_layer *L, int n)
+                                           gan_layer *L, int n, int dparams)
 {
     gan_conv_geom g = gan__geom(L);
     int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
     size_t in_count = gan__shape_count(L->in);
+    if (!dparams && !dx) return;
     for (i = 0; i < n; i++) {
         gan_im2col(L->work, dy + (size_t)i * gan__shape_count(L->out), &g);
-        gan_gemm(0, 1, L->in_ch, okk, hw, 1, x + (size_t)i * in_count, hw, L->work, hw, 1, L->dW, okk);
-        if (dx) gan_gemm(0, 0, L->in_ch, hw, okk, 1, L->W, okk, L->work, hw, 0, dx + (size_t)i * in_count, hw);
+        if (dparams) GAN_GEMM(0, 1, L->in_ch, okk, hw, 1, x + (size_t)i * in_count, hw, L->work, hw, 1, L->dW, okk);
+        if (dx) GAN_GEMM(0, 0, L->in_ch, hw, okk, 1, L->W, okk, L->work, hw, 0, dx + (size_t)i * in_count, hw);
     }
-    if (L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)L->out.h * L->out.w);
+    if (dparams && L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
 /* Training: per channel c over the m = N H W values, mean and biased var; y = gamma (x - mean) / sqrt(var + eps) + beta;
@@ -1039,7 +1074,7 @@ static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *
     int C = L->in.c, c, i;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
     gan_float *mean = L->saved, *invstd = L->saved + C;
-    if (training) GAN_ASSERT(m > 1 && "BatchNorm in training mode needs more than one value per channel");
+    GAN_ASSERT((!training || m > 1) && "BatchNorm in training mode needs more than one value per channel");
     for (c = 0; c < C; c++) {
         if (training) {
             /* two passes in double: the mean, then the sum of squared deviations */
@@ -1074,8 +1109,10 @@ static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *
 
 /* xhat = (x - mean) invstd; dgamma += sum dy xhat; dbeta += sum dy;
    training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
-   evaluation: dx = gamma invstd dy. */
-static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+   evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
+   they also go into the parameter gradients. */
+static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
+                                    int dparams)
 {
     int C = L->in.c, c, i;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
@@ -1090,11 +1127,13 @@ static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const ga
                 sum_dy_xhat += dc[j] * (xc[j] - mean[c]) * invstd[c];
             }
         }
-        L->dW[c] += (gan_float)sum_dy_xhat;
-        L->db[c] += (gan_float)sum_dy;
+        if (dparams) {
+            L->dW[c] += (gan_float)sum_dy_xhat;
+            L->db[c] += (gan_float)sum_dy;
+        }
         if (!dx) continue;
-        mean_dy = L->trained ? (gan_float)(sum_dy / (double)m) : 0;
-        mean_dy_xhat = L->trained ? (gan_float)(sum_dy_xhat / (double)m) : 0;
+        mean_dy = L->last_training ? (gan_float)(sum_dy / (double)m) : 0;
+        mean_dy_xhat = L->last_training ? (gan_float)(sum_dy_xhat / (double)m) : 0;
         g = L->W[c] * invstd[c];
         for (i = 0; i < n; i++) {
             const gan_float *xc = x + ((size_t)i * C + c) * plane, *dc = dy + ((size_t)i * C + c) * plane;
@@ -1127,8 +1166,10 @@ static void gan__layernorm_forward(gan_float *y, const gan_float *x, gan_layer *
     }
 }
 
-/* dxhat = dy gamma; dgamma += dy xhat; dbeta += dy; dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
-static void gan__layernorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n)
+/* dxhat = dy gamma; dgamma += dy xhat, dbeta += dy (when dparams);
+   dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+static void gan__layernorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
+                                    int dparams)
 {
     size_t D = gan__shape_count(L->in), j;
     const gan_float *mean = L->saved, *invstd = L->saved + L->max_batch;
@@ -1139,8 +1180,10 @@ static void gan__layernorm_backward(gan_float *dx, const gan_float *dy, const ga
         gan_float mean_g, mean_g_xhat;
         for (j = 0; j < D; j++) {
             gan_float xhat = (xi[j] - mean[i]) * invstd[i], g = dyi[j] * L->W[j];
-            L->dW[j] += dyi[j] * xhat;
-            L->db[j] += dyi[j];
+            if (dparams) {
+                L->dW[j] += dyi[j] * xhat;
+                L->db[j] += dyi[j];
+            }
             sum_g += g;
             sum_g_xhat += g * xhat;
         }
@@ -1163,6 +1206,44 @@ static void gan__dropout_forward(gan_float *y, const gan_float *x, gan_layer *L,
         L->saved[j] = gan_rng_uniform(&L->rng) < L->p ? 0 : keep_scale;
         y[j] = x[j] * L->saved[j];
     }
+}
+
+/* dx = dy mask */
+static void gan__dropout_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
+                                  const gan_float *GAN__RESTRICT mask, size_t count)
+{
+    size_t j;
+    for (j = 0; j < count; j++) dx[j] = dy[j] * mask[j];
+}
+
+/* y = tanh(x) */
+static void gan__tanh_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) y[j] = (gan_float)tanh(x[j]);
+}
+
+/* dx = dy (1 - y^2), from the output */
+static void gan__tanh_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
+                               const gan_float *GAN__RESTRICT y, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) dx[j] = dy[j] * (1 - y[j] * y[j]);
+}
+
+/* y = 1 / (1 + exp(-x)), in double so large |x| saturates cleanly to 0 or 1 */
+static void gan__sigmoid_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) y[j] = (gan_float)(1 / (1 + exp(-(double)x[j])));
+}
+
+/* dx = dy y (1 - y), from the output */
+static void gan__sigmoid_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
+                                  const gan_float *GAN__RESTRICT y, size_t n)
+{
+    size_t j;
+    for (j = 0; j < n; j++) dx[j] = dy[j] * y[j] * (1 - y[j]);
 }
 
 /* y (C, 2H, 2W): y[c][i][j] = x[c][i / 2][j / 2] */
@@ -1192,20 +1273,19 @@ static void gan__upsample2x_backward(gan_float *dx, const gan_float *dy, const g
     }
 }
 
-/* Only asserts: with NDEBUG (or a GAN_ASSERT that ignores its argument) it does nothing. */
-/* y = max(x, 0) */
+/* y = max(x, 0); NaN stays NaN, as in PyTorch, so a diverged network is seen downstream */
 static void gan__relu_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
 {
     size_t j;
-    for (j = 0; j < n; j++) y[j] = x[j] > 0 ? x[j] : 0;
+    for (j = 0; j < n; j++) y[j] = x[j] < 0 ? 0 : x[j];
 }
 
-/* dx = dy where x > 0, else 0 (the derivative at 0 taken as 0, as PyTorch) */
+/* dx = 0 where x <= 0, else dy (the derivative at 0 taken as 0, as PyTorch) */
 static void gan__relu_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
                                const gan_float *GAN__RESTRICT x, size_t n)
 {
     size_t j;
-    for (j = 0; j < n; j++) dx[j] = x[j] > 0 ? dy[j] : 0;
+    for (j = 0; j < n; j++) dx[j] = x[j] <= 0 ? 0 : dy[j];
 }
 
 /* y = x for x > 0, slope x otherwise */
@@ -1224,27 +1304,29 @@ static void gan__leaky_relu_backward(gan_float *GAN__RESTRICT dx, const gan_floa
     for (j = 0; j < n; j++) dx[j] = x[j] > 0 ? dy[j] : slope * dy[j];
 }
 
+/* Only asserts: with NDEBUG (or a GAN_ASSERT that ignores its argument) it does nothing. */
 static void gan__check_io(const gan_layer *L, const gan_tensor *t, gan_shape s)
 {
     (void)L;
     (void)t;
     (void)s;
+    GAN_ASSERT(L && L->max_batch > 0 && "the layer has no memory: use one from gan_net_layer(net, i)");
     GAN_ASSERT(t && t->data && "tensor and its data must not be NULL");
     GAN_ASSERT(t->c == s.c && t->h == s.h && t->w == s.w && "tensor shape must match the layer's (C, H, W)");
     GAN_ASSERT(t->n > 0 && t->n <= L->max_batch && "batch must be between 1 and the planned maximum");
 }
 
-GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor *x, int training)
+GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, int training)
 {
-    gan_layer *L = layer;
-    int n = x->n;
-    size_t count, j;
+    int n;
+    size_t count;
     gan__check_io(L, x, L->in);
     gan__check_io(L, y, L->out);
     GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
     GAN_ASSERT(y->data != x->data && "layers do not run in place: y must not be x");
+    n = x->n;
     count = gan_tensor_count(x);
-    L->trained = training;
+    L->last_training = training;
     switch (L->kind) {
     case GAN_LINEAR: gan__linear_forward(y->data, x->data, L, n); break;
     case GAN_CONV2D: gan__conv2d_forward(y->data, x->data, L, n); break;
@@ -1253,60 +1335,57 @@ GANDEF void gan_layer_forward(gan_layer *layer, gan_tensor *y, const gan_tensor 
     case GAN_LAYERNORM: gan__layernorm_forward(y->data, x->data, L, n); break;
     case GAN_RELU: gan__relu_forward(y->data, x->data, count); break;
     case GAN_LEAKY_RELU: gan__leaky_relu_forward(y->data, x->data, L->slope, count); break;
-    case GAN_TANH:
-        for (j = 0; j < count; j++) y->data[j] = (gan_float)tanh(x->data[j]);
-        break;
-    case GAN_SIGMOID:
-        for (j = 0; j < count; j++) y->data[j] = (gan_float)(1 / (1 + exp(-(double)x->data[j])));
-        break;
+    case GAN_TANH: gan__tanh_forward(y->data, x->data, count); break;
+    case GAN_SIGMOID: gan__sigmoid_forward(y->data, x->data, count); break;
     case GAN_DROPOUT:
         if (training) gan__dropout_forward(y->data, x->data, L, count);
         else memcpy(y->data, x->data, count * sizeof(gan_float));
         break;
-    case GAN_RESHAPE:
-        memcpy(y->data, x->data, count * sizeof(gan_float));
-        break;
+    case GAN_RESHAPE: memcpy(y->data, x->data, count * sizeof(gan_float)); break;
     case GAN_UPSAMPLE2X: gan__upsample2x_forward(y->data, x->data, L, n); break;
     }
 }
 
-GANDEF void gan_layer_backward(gan_layer *layer, gan_tensor *dx, const gan_tensor *dy,
-                               const gan_tensor *x, const gan_tensor *y)
+/* The backward of one layer; dparams = 0 leaves its parameter gradients alone. */
+static void gan__layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                                const gan_tensor *y, int dparams)
 {
-    gan_layer *L = layer;
-    int n = dy->n;
-    size_t count, j;
+    int n;
+    size_t count;
     gan_float *d;
     gan__check_io(L, dy, L->out);
     gan__check_io(L, x, L->in);
     gan__check_io(L, y, L->out);
+    n = dy->n;
     GAN_ASSERT(x->n == n && y->n == n && "dy, x and y must have one batch size");
     if (dx) {
         gan__check_io(L, dx, L->in);
         GAN_ASSERT(dx->n == n && "dx must have dy's batch size");
+        GAN_ASSERT(dx->data != dy->data && dx->data != x->data && dx->data != y->data
+                   && "backward does not run in place: dx must not be dy, x or y");
     }
     d = dx ? dx->data : NULL;
     count = gan_tensor_count(x);
     switch (L->kind) {
-    case GAN_LINEAR: gan__linear_backward(d, dy->data, x->data, L, n); break;
-    case GAN_CONV2D: gan__conv2d_backward(d, dy->data, x->data, L, n); break;
-    case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_backward(d, dy->data, x->data, L, n); break;
-    case GAN_BATCHNORM: gan__batchnorm_backward(d, dy->data, x->data, L, n); break;
-    case GAN_LAYERNORM: gan__layernorm_backward(d, dy->data, x->data, L, n); break;
+    case GAN_LINEAR: gan__linear_backward(d, dy->data, x->data, L, n, dparams); break;
+    case GAN_CONV2D: gan__conv2d_backward(d, dy->data, x->data, L, n, dparams); break;
+    case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_backward(d, dy->data, x->data, L, n, dparams); break;
+    case GAN_BATCHNORM: gan__batchnorm_backward(d, dy->data, x->data, L, n, dparams); break;
+    case GAN_LAYERNORM: gan__layernorm_backward(d, dy->data, x->data, L, n, dparams); break;
     case GAN_RELU:
         if (d) gan__relu_backward(d, dy->data, x->data, count);
         break;
     case GAN_LEAKY_RELU:
         if (d) gan__leaky_relu_backward(d, dy->data, x->data, L->slope, count);
         break;
-    case GAN_TANH: /* d tanh = 1 - y^2 */
-        if (d) for (j = 0; j < count; j++) d[j] = dy->data[j] * (1 - y->data[j] * y->data[j]);
+    case GAN_TANH:
+        if (d) gan__tanh_backward(d, dy->data, y->data, count);
         break;
-    case GAN_SIGMOID: /* d sigmoid = y (1 - y) */
-        if (d) for (j = 0; j < count; j++) d[j] = dy->data[j] * y->data[j] * (1 - y->data[j]);
+    case GAN_SIGMOID:
+        if (d) gan__sigmoid_backward(d, dy->data, y->data, count);
         break;
     case GAN_DROPOUT:
-        if (d && L->trained) for (j = 0; j < count; j++) d[j] = dy->data[j] * L->saved[j];
+        if (d && L->last_training) gan__dropout_backward(d, dy->data, L->saved, count);
         else if (d) memcpy(d, dy->data, count * sizeof(gan_float));
         break;
     case GAN_RESHAPE:
@@ -1316,6 +1395,12 @@ GANDEF void gan_layer_backward(gan_layer *layer, gan_tensor *dx, const gan_tenso
         if (d) gan__upsample2x_backward(d, dy->data, L, n);
         break;
     }
+}
+
+GANDEF void gan_layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                               const gan_tensor *y)
+{
+    gan__layer_backward(L, dx, dy, x, y, 1);
 }
 
 /* fan_in and fan_out as PyTorch computes them from the weight's dimensions (dim 1 and dim 0 times
@@ -1334,9 +1419,8 @@ static void gan__fans(const gan_layer *L, double *fan_in, double *fan_out)
 /* DCGAN's initialization (Radford et al. 2016): weights and norm gains from N(0 or 1, 0.02). */
 #define GAN__DCGAN_STD 0.02
 
-GANDEF void gan_layer_init(gan_layer *layer, gan_init scheme, gan_rng *rng)
+GANDEF void gan_layer_init(gan_layer *L, gan_init scheme, gan_rng *rng)
 {
-    gan_layer *L = layer;
     double fan_in, fan_out, bound;
     size_t j;
     if (!L->nW) return;
@@ -1426,6 +1510,7 @@ GANDEF gan_float gan_mse_const(gan_float *grad, const gan_float *x, gan_float ta
 static gan_optim gan__optim_new(gan_optim_kind kind, gan_float lr)
 {
     gan_optim o;
+    GAN_ASSERT(lr >= 0 && "learning rate must not be negative");
     memset(&o, 0, sizeof o);
     o.kind = kind;
     o.lr = lr;
@@ -1435,16 +1520,21 @@ static gan_optim gan__optim_new(gan_optim_kind kind, gan_float lr)
 GANDEF gan_optim gan_sgd(gan_float lr, gan_float momentum)
 {
     gan_optim o = gan__optim_new(GAN_SGD, lr);
+    GAN_ASSERT(momentum >= 0 && "SGD momentum must not be negative");
     o.momentum = momentum;
     return o;
 }
 
-/* PyTorch's default eps for Adam and RMSProp. */
+/* PyTorch's defaults: eps for Adam and RMSProp; Adam's learning rate and betas (a new network's optimizer). */
 #define GAN__OPTIM_EPS 1e-8
+#define GAN__ADAM_LR 1e-3
+#define GAN__ADAM_BETA1 0.9
+#define GAN__ADAM_BETA2 0.999
 
 GANDEF gan_optim gan_adam(gan_float lr, gan_float beta1, gan_float beta2)
 {
     gan_optim o = gan__optim_new(GAN_ADAM, lr);
+    GAN_ASSERT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && "Adam betas must be in [0, 1)");
     o.beta1 = beta1;
     o.beta2 = beta2;
     o.eps = (gan_float)GAN__OPTIM_EPS;
@@ -1454,6 +1544,7 @@ GANDEF gan_optim gan_adam(gan_float lr, gan_float beta1, gan_float beta2)
 GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha)
 {
     gan_optim o = gan__optim_new(GAN_RMSPROP, lr);
+    GAN_ASSERT(alpha >= 0 && alpha < 1 && "RMSProp alpha must be in [0, 1)");
     o.alpha = alpha;
     o.eps = (gan_float)GAN__OPTIM_EPS;
     return o;
@@ -1463,6 +1554,7 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
                              const gan_optim *opt, size_t n)
 {
     size_t i;
+    GAN_ASSERT(w && dw && opt && "gan_optim_update: NULL argument");
     GAN_ASSERT(opt->step >= 1 && "count the step (opt->step += 1) before gan_optim_update");
     switch (opt->kind) {
     case GAN_SGD: /* buf = momentum buf + g; w -= lr buf */
@@ -1522,45 +1614,39 @@ static gan_float *gan__carve(gan__carver *cv, size_t count)
     return count ? p : NULL;
 }
 
-/* Lays the arena out: parameters | gradients | first moments | second moments (each one contiguous
-   block, so the optimizer and zero-grad are single loops) | running statistics | per layer: saved
-   values, output | input copy | two gradient buffers | shared scratch. */
+/* Lays the planned network's arena out: parameters | gradients | first moments | second moments
+   (each one contiguous block, so the optimizer and zero-grad are single loops) | running statistics
+   (with the blocks before, everything a checkpoint holds) | saved values | input copy | layer outputs |
+   two gradient buffers | shared scratch. With cv->base NULL it only counts. */
 static void gan__net_layout(gan_net *net, gan__carver *cv)
 {
-    size_t params = 0, off, largest = gan__shape_count(net->in), work = 0;
-    gan_shape s = net->in;
-
+    size_t params = 0, off = 0, largest = gan__shape_count(net->in), work = 0;
     int i, B = net->max_batch;
     gan_float *work_base;
 
     for (i = 0; i < net->n_layers; i++) {
-        gan__layer_sizes ls = gan__layer_plan(&net->layers[i], s, B);
+        gan__layer_sizes ls = gan__layer_memory(&net->layers[i]);
         params += gan__round_up(ls.params);
         if (ls.work > work) work = ls.work;
-        s = net->layers[i].out;
-        if (gan__shape_count(s) > largest) largest = gan__shape_count(s);
+        if (gan__shape_count(net->layers[i].out) > largest) largest = gan__shape_count(net->layers[i].out);
     }
     net->n_params = params;
     net->params = gan__carve(cv, params);
     net->grads = gan__carve(cv, params);
     net->opt_m = gan__carve(cv, params);
     net->opt_v = gan__carve(cv, params);
-
-    off = 0;
     for (i = 0; i < net->n_layers; i++) {
         gan_layer *L = &net->layers[i];
-        gan__layer_sizes ls = gan__layer_plan(L, L->in, B);
-
-        L->W = net->params ? net->params + off : NULL;
-        L->dW = net->grads ? net->grads + off : NULL;
-        L->b = L->nb && net->params ? net->params + off + L->nW : NULL;
-        L->db = L->nb && net->grads ? net->grads + off + L->nW : NULL;
-        if (!L->nW) L->W = L->dW = NULL;
+        gan__layer_sizes ls = gan__layer_memory(L);
+        L->W = L->nW && cv->base ? net->params + off : NULL;
+        L->dW = L->nW && cv->base ? net->grads + off : NULL;
+        L->b = L->nb && cv->base ? net->params + off + L->nW : NULL;
+        L->db = L->nb && cv->base ? net->grads + off + L->nW : NULL;
         off += gan__round_up(ls.params);
         L->run_mean = ls.buffers ? gan__carve(cv, ls.buffers / 2) : NULL;
         L->run_var = ls.buffers ? gan__carve(cv, ls.buffers / 2) : NULL;
-        L->saved = gan__carve(cv, ls.saved);
     }
+    for (i = 0; i < net->n_layers; i++) net->layers[i].saved = gan__carve(cv, gan__layer_memory(&net->layers[i]).saved);
     net->acts[0] = gan_tensor_make(gan__carve(cv, (size_t)B * gan__shape_count(net->in)), B, net->in.c,
                                    net->in.h, net->in.w);
     for (i = 0; i < net->n_layers; i++) {
@@ -1598,11 +1684,18 @@ GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_laye
     net->in = in;
     net->max_batch = max_batch;
     net->training = 1;
+    for (i = 0; i < n_layers; i++)
+        gan__layer_plan(&net->layers[i], i ? net->layers[i - 1].out : in, max_batch);
 
     count_only.base = NULL;
     count_only.used = 0;
     gan__net_layout(net, &count_only);
     net->arena_count = count_only.used;
+    if (net->arena_count > (SIZE_MAX - GAN__ALIGN_BYTES) / sizeof(gan_float)) {
+        GAN_FREE(net);
+        gan__fail("gan_net_create: the network's arena would not fit in memory's address range");
+        return NULL;
+    }
     net->arena_block = GAN_MALLOC(net->arena_count * sizeof(gan_float) + GAN__ALIGN_BYTES);
     if (!net->arena_block) {
         GAN_FREE(net);
@@ -1621,10 +1714,13 @@ GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_laye
         size_t j;
         if (L->run_var)
             for (j = 0; j < (size_t)L->in.c; j++) L->run_var[j] = 1;
-        if (L->kind == GAN_DROPOUT) gan_rng_seed(&L->rng, ((uint64_t)gan_rng_u32(rng) << 32) | gan_rng_u32(rng));
+        if (L->kind == GAN_DROPOUT) {
+            uint64_t hi = gan_rng_u32(rng), lo = gan_rng_u32(rng); /* two statements: a fixed order */
+            gan_rng_seed(&L->rng, (hi << 32) | lo);
+        }
     }
     gan_net_init(net, GAN_INIT_PYTORCH, rng);
-    net->opt = gan_adam((gan_float)1e-3, (gan_float)0.9, (gan_float)0.999);
+    net->opt = gan_adam((gan_float)GAN__ADAM_LR, (gan_float)GAN__ADAM_BETA1, (gan_float)GAN__ADAM_BETA2);
     return net;
 }
 
@@ -1660,7 +1756,8 @@ GANDEF const gan_tensor *gan_net_forward(gan_net *net, const gan_tensor *x)
     return &net->acts[net->n_layers];
 }
 
-GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
+/* Backward through every layer, last to first; dparams = 0 leaves parameter gradients alone. */
+static const gan_tensor *gan__net_backward(gan_net *net, const gan_tensor *dy, int dparams)
 {
     const gan_tensor *out, *cur = dy;
     gan_tensor grads[2];
@@ -1676,11 +1773,18 @@ GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
         gan_tensor *dx = &grads[i % 2];
         const gan_tensor *x = &net->acts[i];
         *dx = gan_tensor_make(net->dbuf[i % 2], x->n, x->c, x->h, x->w);
-        gan_layer_backward(&net->layers[i], dx, cur, x, &net->acts[i + 1]);
+        gan__layer_backward(&net->layers[i], dx, cur, x, &net->acts[i + 1], dparams);
         cur = dx;
     }
     net->dx = *cur;
     return &net->dx;
+}
+
+GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy) { return gan__net_backward(net, dy, 1); }
+
+GANDEF const gan_tensor *gan_net_backward_input(gan_net *net, const gan_tensor *dy)
+{
+    return gan__net_backward(net, dy, 0);
 }
 
 GANDEF const gan_tensor *gan_net_output(const gan_net *net) { return &net->acts[net->n_layers]; }
@@ -1759,6 +1863,8 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
         }
         p.layer = i;
         p.role = p.data == L->W ? "weight" : "bias";
+        p.m = net->opt_m + (p.data - net->params);
+        p.v = net->opt_v + (p.data - net->params);
         break;
     }
     return p;

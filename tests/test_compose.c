@@ -980,6 +980,70 @@ static void test_style(void)
     free(m);
 }
 
+/* ---- the input gradient alone ------------------------------------------------------------------- */
+
+/* gan_net_backward_input is what a G step wants from D: dL/dinput, with D's parameter gradients left
+   exactly as they were. Its input gradient must be bitwise gan_net_backward's (the same arithmetic),
+   on every layer kind that has parameters, in training and in evaluation mode. */
+static void test_backward_input(void)
+{
+    gan_layer layers[9];
+    gan_net *net;
+    gan_rng rng;
+    gan_float *x, *dy, *dx_full, *grads_before;
+    const gan_tensor *y, *dx;
+    gan_tensor xt, dyt;
+    size_t nx, ny, j;
+    int mode, same_dx, untouched;
+    layers[0] = gan_conv2d(2, 3, 3, 2, 1);
+    layers[1] = gan_batchnorm(3);
+    layers[2] = gan_leaky_relu(0.2);
+    layers[3] = gan_conv_transpose2d(3, 2, 4, 2, 1, 0);
+    layers[4] = gan_layernorm();
+    layers[5] = gan_tanh();
+    layers[6] = gan_flatten();
+    layers[7] = gan_linear(2 * 8 * 6, 3);
+    layers[8] = gan_sigmoid();
+    net = make_net(gan_chw(2, 7, 5), layers, 9, 4, 91);
+    nx = 3 * shape_count(net->in);
+    x = (gan_float *)xcalloc(nx, sizeof(gan_float));
+    dx_full = (gan_float *)xcalloc(nx, sizeof(gan_float));
+    grads_before = (gan_float *)xcalloc(net->n_params, sizeof(gan_float));
+    gan_rng_seed(&rng, 92);
+    gan_fill_normal(x, nx, 0, 1, &rng);
+    xt = gan_tensor_make(x, 3, 2, 7, 5);
+    for (mode = 1; mode >= 0; mode--) {
+        gan_net_set_training(net, mode);
+        y = gan_net_forward(net, &xt);
+        ny = gan_tensor_count(y);
+        dy = (gan_float *)xcalloc(ny, sizeof(gan_float));
+        gan_fill_normal(dy, ny, 0, 1, &rng);
+        dyt = gan_tensor_make(dy, y->n, y->c, y->h, y->w);
+        /* Gradients left from an earlier step must survive: fill them with values to compare. */
+        gan_fill_normal(net->grads, net->n_params, 0, 1, &rng);
+        memcpy(grads_before, net->grads, net->n_params * sizeof(gan_float));
+        dx = gan_net_backward_input(net, &dyt);
+        untouched = memcmp(grads_before, net->grads, net->n_params * sizeof(gan_float)) == 0;
+        memcpy(dx_full, dx->data, nx * sizeof(gan_float));
+        dx = gan_net_backward(net, &dyt);
+        same_dx = memcmp(dx_full, dx->data, nx * sizeof(gan_float)) == 0;
+        /* ...and gan_net_backward, by contrast, does add to them (so "untouched" can fail). */
+        for (j = 0; j < net->n_params && grads_before[j] == net->grads[j]; j++) {}
+        test_report(mode ? "compose/backward_input/training: parameter gradients untouched"
+                         : "compose/backward_input/evaluation: parameter gradients untouched",
+                    untouched && j < net->n_params, "untouched %d, full backward changed them %d", untouched,
+                    j < net->n_params);
+        test_report(mode ? "compose/backward_input/training: dx equals gan_net_backward's bitwise"
+                         : "compose/backward_input/evaluation: dx equals gan_net_backward's bitwise",
+                    same_dx, "input gradients differ");
+        free(dy);
+    }
+    free(x);
+    free(dx_full);
+    free(grads_before);
+    gan_net_free(net);
+}
+
 int main(void)
 {
     test_solo();
@@ -988,6 +1052,7 @@ int main(void)
     test_skip_connection();
     test_concat();
     test_style();
+    test_backward_input();
     printf("# compose: worst relative error among passing gradient checks %.3g (%s)\n", worst_pass,
            worst_pass_name);
     return test_finish();
