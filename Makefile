@@ -23,6 +23,7 @@ SAN_CFLAGS ?= -std=c99 -O1 -g -Wall -Wextra -pedantic -fsanitize=address,undefin
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 SAN_TESTS := $(patsubst tests/%.c,$(BUILD)/san/%,$(wildcard tests/test_*.c))
+TEST_HEADERS := $(wildcard tests/*.h)
 
 .PHONY: all test check bench demo clean
 
@@ -35,10 +36,10 @@ $(BUILD) $(BUILD)/san:
 $(BUILD)/%: examples/%.c gan.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/test_%: tests/test_%.c tests/test.h gan.h | $(BUILD)
+$(BUILD)/test_%: tests/test_%.c $(TEST_HEADERS) gan.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/san/test_%: tests/test_%.c tests/test.h gan.h | $(BUILD)/san
+$(BUILD)/san/test_%: tests/test_%.c $(TEST_HEADERS) gan.h | $(BUILD)/san
 	$(SAN_CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench: bench/bench.c gan.h | $(BUILD)

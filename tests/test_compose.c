@@ -42,36 +42,17 @@
 #define GAN_DOUBLE
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
-#include "test.h"
+#define GRADCHECK_PREFIX "compose"
+#include "gradcheck.h" /* TOL, STEP, grad_error, report_error, make_norm_net */
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TOL 1e-6       /* largest relative error accepted */
-#define STEP 1e-4      /* finite-difference step */
 #define MAX_PROBES 24  /* tensors checked in one composite */
 #define MAX_WATCH 4    /* networks with kinks in one composite */
 #define GUARD 7        /* sentinel values after the caller's buffers in check 1 */
 #define SENTINEL 12345.678
-
-static double worst_pass;
-static char worst_pass_name[200];
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        printf("FAIL compose: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static size_t shape_count(gan_shape s)
-{
-    return (size_t)s.c * s.h * s.w;
-}
 
 static void fill_nan(gan_float *x, size_t n)
 {
@@ -84,68 +65,11 @@ static void fill_nan(gan_float *x, size_t n)
 static gan_net *make_net(gan_shape in, const gan_layer *layers, int n_layers, int max_batch, uint64_t seed)
 {
     gan_rng rng;
-    gan_net *net;
-    int p;
     gan_rng_seed(&rng, seed);
-    net = gan_net_create(in, layers, n_layers, max_batch, &rng);
-    if (!net) {
-        printf("FAIL compose: gan_net_create: %s\n", gan_last_error());
-        exit(1);
-    }
-    for (p = 0; p < gan_net_param_count(net); p++) {
-        gan_param prm = gan_net_param(net, p);
-        gan_layer_kind k = net->layers[prm.layer].kind;
-        if (k != GAN_BATCHNORM && k != GAN_LAYERNORM) continue;
-        if (strcmp(prm.role, "weight") == 0)
-            gan_fill_uniform(prm.data, prm.count, 0.5, 1.5, &rng);
-        else
-            gan_fill_uniform(prm.data, prm.count, -0.5, 0.5, &rng);
-    }
-    return net;
+    return make_norm_net(in, layers, n_layers, max_batch, &rng);
 }
 
 /* ---- the checker --------------------------------------------------------------------------------- */
-
-/* The error described at the top; *at is where it is largest. NaN counts as infinite. */
-static double grad_error(const gan_float *a, const gan_float *n, size_t count, size_t *at)
-{
-    double scale = 0, worst = 0;
-    size_t i;
-    *at = 0;
-    for (i = 0; i < count; i++) {
-        double s = fabs(a[i]) + fabs(n[i]);
-        if (s > scale || s != s) scale = s;
-    }
-    for (i = 0; i < count; i++) {
-        double den = fabs(a[i]) + fabs(n[i]), e;
-        if (den < 1e-3 * scale) den = 1e-3 * scale;
-        e = den > 0 ? fabs(a[i] - n[i]) / den : 0;
-        if (e != e || den != den) e = HUGE_VAL;
-        if (e > worst) {
-            worst = e;
-            *at = i;
-        }
-    }
-    return worst;
-}
-
-static void report_error(const char *name, const gan_float *a, const gan_float *n, size_t count)
-{
-    size_t at, i;
-    double e = grad_error(a, n, count, &at), big = 0;
-    for (i = 0; i < count; i++)
-        if (fabs(n[i]) > big) big = fabs(n[i]);
-    if (big == 0) {
-        test_report(name, 0, "the numeric gradient is identically zero, so nothing was checked");
-        return;
-    }
-    test_report(name, e < TOL, "max relative error %.3g at element %zu of %zu: analytic %.15g, numeric %.15g", e, at,
-                count, (double)a[at], (double)n[at]);
-    if (e < TOL && e > worst_pass) {
-        worst_pass = e;
-        sprintf(worst_pass_name, "%.199s", name);
-    }
-}
 
 /* One tensor whose gradient is checked: the values v perturbed by the difference, and src, where
    the composite's analytic() leaves dL/dv (a parameter's grad, or a buffer of the test's own). */
@@ -200,11 +124,6 @@ static void comp_probe_net(comp *c, const char *prefix, gan_net *net)
         sprintf(name, "%.20s%d.%.20s", prefix, prm.layer, prm.role);
         comp_probe(c, name, prm.data, prm.grad, prm.count);
     }
-}
-
-static int is_kink(gan_layer_kind k)
-{
-    return k == GAN_RELU || k == GAN_LEAKY_RELU;
 }
 
 static void comp_watch(comp *c, gan_net *net)

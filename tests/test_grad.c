@@ -22,79 +22,16 @@
 #define GAN_DOUBLE
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
-#include "test.h"
+#define GRADCHECK_PREFIX "grad"
+#include "gradcheck.h" /* TOL, STEP (the step for networks), grad_error, report_error, make_norm_net */
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TOL 1e-6        /* largest relative error accepted */
-#define STEP 1e-4       /* finite-difference step for networks */
 #define LOSS_STEP 1e-2  /* losses: |L| reaches 1e5 (MSE at x = 1000), so rounding eps |L| / h needs a
                            larger h; truncation stays ~1e-10 (MSE is quadratic, softplus''''' <= 1/8) */
 #define MAX_TENSORS 24
-
-static double worst_pass;          /* largest error among the checks that passed */
-static char worst_pass_name[160];
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        printf("FAIL grad: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
-static size_t shape_count(gan_shape s)
-{
-    return (size_t)s.c * s.h * s.w;
-}
-
-/* The error described at the top; *at is where it is largest. NaN counts as infinite. */
-static double grad_error(const gan_float *a, const gan_float *n, size_t count, size_t *at)
-{
-    double scale = 0, worst = 0;
-    size_t i;
-    *at = 0;
-    for (i = 0; i < count; i++) {
-        double s = fabs(a[i]) + fabs(n[i]);
-        if (s > scale || s != s) scale = s;
-    }
-    for (i = 0; i < count; i++) {
-        double den = fabs(a[i]) + fabs(n[i]), e;
-        if (den < 1e-3 * scale) den = 1e-3 * scale;
-        e = den > 0 ? fabs(a[i] - n[i]) / den : 0;
-        if (e != e || den != den) e = HUGE_VAL;
-        if (e > worst) {
-            worst = e;
-            *at = i;
-        }
-    }
-    return worst;
-}
-
-static void report_error(const char *name, const gan_float *a, const gan_float *n, size_t count)
-{
-    size_t at;
-    double e = grad_error(a, n, count, &at);
-    double big = 0;
-    size_t i;
-    for (i = 0; i < count; i++)
-        if (fabs(n[i]) > big) big = fabs(n[i]);
-    if (big == 0) {
-        /* every tensor checked here has a non-zero gradient; all zeros would make the check vacuous */
-        test_report(name, 0, "the numeric gradient is identically zero, so nothing was checked");
-        return;
-    }
-    test_report(name, e < TOL, "max relative error %.3g at element %zu of %zu: analytic %.15g, numeric %.15g", e, at,
-                count, (double)a[at], (double)n[at]);
-    if (e < TOL && e > worst_pass) {
-        worst_pass = e;
-        sprintf(worst_pass_name, "%.159s", name);
-    }
-}
 
 /* ---- a chain of networks and its scalar loss ----------------------------------------------------- */
 
@@ -109,11 +46,6 @@ typedef struct chain {
     size_t nside;
     int recording, crossed;
 } chain;
-
-static int is_kink(gan_layer_kind k)
-{
-    return k == GAN_RELU || k == GAN_LEAKY_RELU;
-}
 
 /* Takes the networks (which it frees in chain_free); x uniform on [-1.5, 1.5], r on [-1, 1]. */
 static void chain_init(chain *c, gan_net *a, gan_net *b, int batch, int bce, uint64_t seed)
@@ -311,20 +243,7 @@ static gan_net *make_net(gan_shape in, const gan_layer *layers, int n_layers, in
     gan_net *net;
     int p;
     gan_rng_seed(&rng, seed);
-    net = gan_net_create(in, layers, n_layers, batch, &rng);
-    if (!net) {
-        printf("FAIL grad: gan_net_create: %s\n", gan_last_error());
-        exit(1);
-    }
-    for (p = 0; p < gan_net_param_count(net); p++) {
-        gan_param prm = gan_net_param(net, p);
-        gan_layer_kind k = net->layers[prm.layer].kind;
-        if (k != GAN_BATCHNORM && k != GAN_LAYERNORM) continue;
-        if (strcmp(prm.role, "weight") == 0)
-            gan_fill_uniform(prm.data, prm.count, 0.5, 1.5, &rng);
-        else
-            gan_fill_uniform(prm.data, prm.count, -0.5, 0.5, &rng);
-    }
+    net = make_norm_net(in, layers, n_layers, batch, &rng);
     for (p = 0; p < gan_net_buffer_count(net); p++) {
         gan_param buf = gan_net_buffer(net, p);
         if (strcmp(buf.role, "running_mean") == 0)
