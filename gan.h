@@ -1931,7 +1931,8 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
         const gan_layer *L = &net->layers[i];
         char shape[48];
         sprintf(shape, "(%d, %d, %d)", L->out.c, L->out.h, L->out.w);
-        fprintf(f, "%3d  %-15s  %-17s  %lu\n", i, gan__kind_name(L->kind), shape, (unsigned long)(L->nW + L->nb));
+        fprintf(f, "%3d  %-15s  %-17s  %lu\n", i, L->kind == GAN_RESHAPE && L->to.c < 0 ? "Flatten" : gan__kind_name(L->kind),
+                shape, (unsigned long)(L->nW + L->nb));
         total += L->nW + L->nb;
     }
     fprintf(f, "     %lu parameters, arena %.2f MiB for batches up to %d\n", (unsigned long)total,
