@@ -14,7 +14,7 @@
    CONTENTS (each part of the implementation starts with a banner you can grep for, "==== name ====")
       tensor       4-D float views (N, C, H, W), shapes
       rng          a seeded PCG32 generator kept in a struct; uniform, normal; initializers
-      kernels      GEMM (blocked, and its naive twin), im2col / col2im
+      kernels      GEMM (packed and blocked, and its naive twin), im2col / col2im
       layers       Linear, Conv2d, ConvTranspose2d, BatchNorm, LayerNorm, ReLU, LeakyReLU, Tanh,
                    Sigmoid, Dropout, Reshape/Flatten, Upsample x2: forward and backward
       losses       BCE-with-logits (softplus form), mean squared error
@@ -100,7 +100,8 @@
         and eps = 1e-5 inside the square root. The running estimates update with momentum 0.1 as
         running = (1 - momentum) running + momentum batch, using the *unbiased* variance
         (times m / (m - 1), m values per channel). Evaluation mode uses the running estimates.
-        Training mode needs more than one value per channel.
+        Training mode needs more than one value per channel. eps and momentum are fields of the
+        layer: set them on the value gan_batchnorm returns (L.momentum = 0.01f) before creating.
       - LayerNorm normalizes each sample over all of (C, H, W), biased variance, eps = 1e-5, with an
         elementwise weight and bias of shape (C, H, W): PyTorch's nn.LayerNorm([C, H, W]).
       - LeakyReLU(x) = x for x > 0, slope x otherwise; its derivative at 0 is the slope, as ReLU's is 0.
@@ -162,6 +163,7 @@
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
       - Conv layers are square-kernel, no dilation, no groups.
       - gan_gemm packs its operands in about 96 KiB of stack (192 KiB with GAN_DOUBLE).
+      - No model files yet: gan_net_param and gan_net_buffer reach every value, saving is up to you.
 */
 
 #ifndef GAN_H_INCLUDE
