@@ -2,7 +2,8 @@
 #
 #   make          every example, test and the benchmark, into build/
 #   make test     build, then tests/run: every test program plus the compiler and option checks
-#   make check    make test, then the slower quality runs (tests again under ASan and UBSan)
+#   make check    the slower quality runs: every test program again under ASan and UBSan
+#                 (it does not repeat make test; CI runs both)
 #   make bench    GEMM and DCGAN layer timings (OpenBLAS for comparison when it is installed)
 #   make demo     build and run examples/tiny_gan.c
 #   make clean    remove build/
@@ -57,7 +58,7 @@ $(BUILD)/bench_openblas: bench/bench.c gan.h | $(BUILD)
 test: all
 	tests/run $(BUILD)
 
-check: test $(SAN_TESTS)
+check: $(SAN_TESTS)
 	tests/run --programs-only $(BUILD)/san
 
 bench: $(BUILD)/bench
