@@ -34,7 +34,8 @@
       GAN_ASSERT(cond)     programmer-error check                   default: assert(cond) from <assert.h>
       GAN_NO_STDIO         leave out everything that uses FILE * (gan_net_print)
       GAN_GEMM             the GEMM the layers call, with gan_gemm's signature   default: gan_gemm
-                           (an adapter to cblas_sgemm, say)
+                           (an adapter to cblas_sgemm, say: include gan.h once, declare it, then
+                           define GAN_GEMM and GAN_IMPLEMENTATION and include gan.h again)
 
    QUICK START (examples/quickstart.c: fits y = sin(x) with a small MLP; cc -O2 quick.c -lm)
 
