@@ -120,8 +120,9 @@
       - Default initialization (GAN_INIT_PYTORCH) is PyTorch's: weight and bias uniform in
         +-1/sqrt(fan_in), with fan_in = in_features, in_ch k k (Conv2d) or out_ch k k (ConvTranspose2d,
         from the weight's second dimension, as PyTorch computes it); norm layers weight 1, bias 0.
-        GAN_INIT_DCGAN: weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0 (LayerNorm 1, 0).
-        GAN_INIT_XAVIER: uniform +-sqrt(6 / (fan_in + fan_out)); GAN_INIT_KAIMING: N(0, 2 / fan_in).
+        GAN_INIT_DCGAN: weights normal with mean 0 and std 0.02, BatchNorm weights mean 1 and std 0.02,
+        biases 0 (LayerNorm 1, 0). GAN_INIT_XAVIER: uniform +-sqrt(6 / (fan_in + fan_out));
+        GAN_INIT_KAIMING: normal with mean 0 and std sqrt(2 / fan_in).
       - Gradients of parameters accumulate (+=) until gan_net_zero_grad; gradients of inputs are
         written (=). Backward returns dL/dinput so one network's input gradient is handed to another
         by an explicit call.
@@ -277,7 +278,7 @@ typedef enum gan_layer_kind {
 
 typedef enum gan_init {
     GAN_INIT_PYTORCH, /* PyTorch's defaults (what gan_net_create uses) */
-    GAN_INIT_DCGAN,   /* N(0, 0.02) weights, N(1, 0.02) BatchNorm weights, zero biases (Radford et al.) */
+    GAN_INIT_DCGAN,   /* weights std 0.02 around 0, BatchNorm weights around 1, zero biases (Radford et al.) */
     GAN_INIT_XAVIER,  /* Glorot uniform, zero biases */
     GAN_INIT_KAIMING  /* He normal for ReLU (fan_in), zero biases */
 } gan_init;
