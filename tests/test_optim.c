@@ -194,8 +194,8 @@ static void test_adam_first_step_sign(void)
 
     test_report("adam.defaults", opt.kind == GAN_ADAM && opt.eps == 1e-8f && opt.weight_decay == 0 &&
                 opt.step == 0 && opt.lr == 1e-3f && opt.beta1 == 0.9f && opt.beta2 == 0.999f,
-                "gan_adam(1e-3, 0.9, 0.999) gave kind %d eps %g wd %g step %ld lr %g b1 %g b2 %g",
-                (int)opt.kind, (double)opt.eps, (double)opt.weight_decay, opt.step, (double)opt.lr,
+                "gan_adam(1e-3, 0.9, 0.999) gave kind %d eps %g wd %g step %lld lr %g b1 %g b2 %g",
+                (int)opt.kind, (double)opt.eps, (double)opt.weight_decay, (long long)opt.step, (double)opt.lr,
                 (double)opt.beta1, (double)opt.beta2);
     for (i = 0; i < 8; i++) {
         w[i] = 0.5f;
@@ -223,8 +223,8 @@ static void test_sgd(void)
     opt = gan_sgd(0.25f, 0);
     test_report("sgd.defaults", opt.kind == GAN_SGD && opt.lr == 0.25f && opt.momentum == 0 &&
                 opt.weight_decay == 0 && opt.step == 0,
-                "gan_sgd(0.25, 0) gave kind %d lr %g momentum %g wd %g step %ld", (int)opt.kind,
-                (double)opt.lr, (double)opt.momentum, (double)opt.weight_decay, opt.step);
+                "gan_sgd(0.25, 0) gave kind %d lr %g momentum %g wd %g step %lld", (int)opt.kind,
+                (double)opt.lr, (double)opt.momentum, (double)opt.weight_decay, (long long)opt.step);
 
     /* Plain SGD, lr 0.25: w1 = 1 - 0.25 * 0.5 = 0.875, w2 = 0.875 + 0.25 * 0.25 = 0.9375,
        w3 = 0.9375 - 0.25 * 1 = 0.6875. */
@@ -307,9 +307,9 @@ static void test_rmsprop(void)
     opt = gan_rmsprop(0.125f, 0.75f);
     test_report("rmsprop.defaults", opt.kind == GAN_RMSPROP && opt.lr == 0.125f && opt.alpha == 0.75f &&
                 opt.eps == 1e-8f && opt.momentum == 0 && opt.weight_decay == 0 && opt.step == 0,
-                "gan_rmsprop(0.125, 0.75) gave kind %d lr %g alpha %g eps %g momentum %g wd %g step %ld",
+                "gan_rmsprop(0.125, 0.75) gave kind %d lr %g alpha %g eps %g momentum %g wd %g step %lld",
                 (int)opt.kind, (double)opt.lr, (double)opt.alpha, (double)opt.eps,
-                (double)opt.momentum, (double)opt.weight_decay, opt.step);
+                (double)opt.momentum, (double)opt.weight_decay, (long long)opt.step);
     opt.eps = 0.125f;
 
     /* lr 0.125, alpha 0.75, eps 0.125, no bias correction:
@@ -453,14 +453,24 @@ static double net_steps_vs_reference(gan_net *net, gan_optim opt, int steps, int
     return worst;
 }
 
+/* Three steps of opt through gan_net_step against the reference; one report line. */
+static void net_steps_report(gan_net *net, gan_optim opt, const char *name, double tol)
+{
+    int step_ok, buffers_ok;
+    double worst = net_steps_vs_reference(net, opt, 3, &step_ok, &buffers_ok);
+    test_report(name, worst <= tol && step_ok && buffers_ok,
+                "worst |w - reference| %g (tolerance %g), opt.step %lld (want 3), buffers untouched %d", worst, tol,
+                (long long)net->opt.step, buffers_ok);
+}
+
 static void test_net_step(void)
 {
     gan_rng rng;
     gan_layer layers[4];
     gan_net *net;
     gan_optim opt;
-    double worst, scale;
-    int step_ok, buffers_ok, i, np, cleared, j, total, inside;
+    double scale;
+    int i, np, cleared, j, total, inside;
     size_t e;
 
     gan_rng_seed(&rng, 7);
@@ -496,17 +506,14 @@ static void test_net_step(void)
     }
     test_report("net_step.created_with_adam", net->opt.kind == GAN_ADAM && net->opt.step == 0 &&
                 net->opt.lr == 1e-3f && net->opt.beta1 == 0.9f && net->opt.beta2 == 0.999f,
-                "a new net's optimizer is kind %d lr %g b1 %g b2 %g step %ld", (int)net->opt.kind,
-                (double)net->opt.lr, (double)net->opt.beta1, (double)net->opt.beta2, net->opt.step);
+                "a new net's optimizer is kind %d lr %g b1 %g b2 %g step %lld", (int)net->opt.kind,
+                (double)net->opt.lr, (double)net->opt.beta1, (double)net->opt.beta2, (long long)net->opt.step);
 
     /* Each optimizer in turn on the same net: gan_net_set_optim must clear what the previous one
        left in the moments, or the reference (which starts from zero moments) will not match. */
     opt = hand_adam();
     opt.weight_decay = 0.5f;
-    worst = net_steps_vs_reference(net, opt, 3, &step_ok, &buffers_ok);
-    test_report("net_step.adamw_updates_every_parameter", worst <= TOL && step_ok && buffers_ok,
-                "worst |w - reference| %g, opt.step %ld (want 3), buffers untouched %d", worst,
-                net->opt.step, buffers_ok);
+    net_steps_report(net, opt, "net_step.adamw_updates_every_parameter", TOL);
 
     /* gan_net_set_optim clears the step and both moments. */
     opt = gan_sgd(0.25f, 0.75f);
@@ -516,7 +523,7 @@ static void test_net_step(void)
     for (j = 0; (size_t)j < net->n_params; j++)
         if (net->opt_m[j] != 0 || net->opt_v[j] != 0) cleared = 0;
     test_report("net_step.set_optim_clears_moments_and_step", cleared,
-                "after set_optim: step %ld, kind %d, or a moment is not zero", net->opt.step,
+                "after set_optim: step %lld, kind %d, or a moment is not zero", (long long)net->opt.step,
                 (int)net->opt.kind);
 
     /* The parameters have moved, so the tolerance grows with their size. */
@@ -530,20 +537,12 @@ static void test_net_step(void)
 
     opt = gan_sgd(0.25f, 0.75f);
     opt.weight_decay = 0.125f;
-    worst = net_steps_vs_reference(net, opt, 3, &step_ok, &buffers_ok);
-    test_report("net_step.sgd_momentum_updates_every_parameter",
-                worst <= 4 * TOL * scale && step_ok && buffers_ok,
-                "worst |w - reference| %g, opt.step %ld (want 3), buffers untouched %d", worst,
-                net->opt.step, buffers_ok);
+    net_steps_report(net, opt, "net_step.sgd_momentum_updates_every_parameter", 4 * TOL * scale);
 
     opt = gan_rmsprop(0.125f, 0.75f);
     opt.eps = 0.125f;
     opt.momentum = 0.25f;
-    worst = net_steps_vs_reference(net, opt, 3, &step_ok, &buffers_ok);
-    test_report("net_step.rmsprop_momentum_updates_every_parameter",
-                worst <= 4 * TOL * scale && step_ok && buffers_ok,
-                "worst |w - reference| %g, opt.step %ld (want 3), buffers untouched %d", worst,
-                net->opt.step, buffers_ok);
+    net_steps_report(net, opt, "net_step.rmsprop_momentum_updates_every_parameter", 4 * TOL * scale);
 
     gan_net_free(net);
 }

@@ -52,21 +52,14 @@ static gan_net *make_net(gan_shape in, const gan_layer *layers, int n, int max_b
 static gan_float grad_buf[BUF];
 
 /* Forward, loss, zero_grad, backward, step; returns the loss before the step. */
-static gan_float step_mse(gan_net *net, const gan_tensor *x, const gan_float *target)
-{
-    const gan_tensor *y = gan_net_forward(net, x);
-    gan_float loss = gan_mse(grad_buf, y->data, target, gan_tensor_count(y));
-    gan_tensor dy = gan_tensor_make(grad_buf, y->n, y->c, y->h, y->w);
-    gan_net_zero_grad(net);
-    gan_net_backward(net, &dy);
-    gan_net_step(net);
-    return loss;
-}
+/* A loss as gan.h writes them: the mean over n values, its gradient into grad. */
+typedef gan_float (*loss_fn)(gan_float *grad, const gan_float *x, const gan_float *target, size_t n);
 
-static gan_float step_bce(gan_net *net, const gan_tensor *x, const gan_float *labels)
+/* One optimizer step on one batch; returns the loss before the step. */
+static gan_float train_step(gan_net *net, const gan_tensor *x, const gan_float *target, loss_fn loss_of)
 {
     const gan_tensor *y = gan_net_forward(net, x);
-    gan_float loss = gan_bce_logits(grad_buf, y->data, labels, gan_tensor_count(y));
+    gan_float loss = loss_of(grad_buf, y->data, target, gan_tensor_count(y));
     gan_tensor dy = gan_tensor_make(grad_buf, y->n, y->c, y->h, y->w);
     gan_net_zero_grad(net);
     gan_net_backward(net, &dy);
@@ -94,6 +87,51 @@ static double max_abs(const gan_float *a, size_t n)
 
 /* ---- overfitting one batch ----------------------------------------------------------------------- */
 
+/* What one overfitting run expects: its loss, a start above start_min (so the task was not already
+   solved) and an end below end_max, stopping early once the loss falls below stop. */
+typedef struct overfit_case {
+    const char *name, *loss_name;
+    loss_fn loss_of;
+    int max_steps;
+    gan_float stop, start_min, end_max;
+} overfit_case;
+
+/* Trains net on the one batch (in, target) and reports the loss of the final weights. */
+static void overfit(const overfit_case *oc, gan_net *net, const gan_tensor *in, const gan_float *target)
+{
+    gan_float first = 0, loss = 0;
+    int step;
+    for (step = 0; step < oc->max_steps; step++) {
+        loss = train_step(net, in, target, oc->loss_of);
+        if (step == 0) first = loss;
+        if (loss < oc->stop) break;
+    }
+    /* the loss of the weights as they are now, without a step after it */
+    {
+        const gan_tensor *y = gan_net_forward(net, in);
+        loss = oc->loss_of(NULL, y->data, target, gan_tensor_count(y));
+    }
+    printf("# %s: %s %.4g -> %.3g after %d Adam steps\n", oc->name, oc->loss_name, first, loss, step);
+    test_report(oc->name, first > oc->start_min && loss < oc->end_max,
+                "%s %g -> %g after %d steps (want a start > %g and an end < %g)", oc->loss_name, first, loss, step,
+                oc->start_min, oc->end_max);
+}
+
+/* Fills an overfit_case (C99 without designated initializers, so C++ compilers take it too). */
+static overfit_case overfit_spec(const char *name, const char *loss_name, loss_fn loss_of, int max_steps,
+                                 gan_float stop, gan_float start_min, gan_float end_max)
+{
+    overfit_case oc;
+    oc.name = name;
+    oc.loss_name = loss_name;
+    oc.loss_of = loss_of;
+    oc.max_steps = max_steps;
+    oc.stop = stop;
+    oc.start_min = start_min;
+    oc.end_max = end_max;
+    return oc;
+}
+
 /* 8 samples of 16 features to 4 targets, N(0, 1) each, so the loss starts near 1. */
 static void test_overfit_mlp(void)
 {
@@ -103,8 +141,7 @@ static void test_overfit_mlp(void)
     gan_net *net;
     gan_rng rng;
     gan_tensor in;
-    gan_float first = 0, loss = 0;
-    int step;
+    overfit_case oc = overfit_spec("overfit.mlp", "MSE", gan_mse, MAX_STEPS, 1e-5f, 0.3f, 1e-4f);
 
     L[0] = gan_linear(IN, 32);
     L[1] = gan_tanh();
@@ -121,16 +158,7 @@ static void test_overfit_mlp(void)
     gan_fill_normal(t, N * OUT, 0, 1, &rng);
     in = gan_tensor_make(x, N, IN, 1, 1);
     gan_net_set_optim(net, gan_adam(3e-3f, 0.9f, 0.999f));
-    for (step = 0; step < MAX_STEPS; step++) {
-        loss = step_mse(net, &in, t);
-        if (step == 0) first = loss;
-        if (loss < 1e-5f) break;
-    }
-    /* the loss of the weights as they are now, without a step after it */
-    loss = gan_mse(NULL, gan_net_forward(net, &in)->data, t, N * OUT);
-    printf("# overfit.mlp: MSE %.4g -> %.3g after %d Adam steps\n", first, loss, step);
-    test_report("overfit.mlp", first > 0.3f && loss < 1e-4f,
-                "MSE %g -> %g after %d steps (want a start > 0.3 and an end < 1e-4)", first, loss, step);
+    overfit(&oc, net, &in, t);
     gan_net_free(net);
 }
 
@@ -144,8 +172,8 @@ static void test_overfit_conv(void)
     gan_net *net;
     gan_rng rng;
     gan_tensor in;
-    gan_float first = 0, loss = 0;
-    int step, i;
+    overfit_case oc = overfit_spec("overfit.conv_bce", "BCE", gan_bce_logits, MAX_STEPS, 1e-4f, 0.3f, 1e-3f);
+    int i;
 
     L[0] = gan_conv2d(1, 8, 3, 1, 1);
     L[1] = gan_batchnorm(8);
@@ -170,15 +198,7 @@ static void test_overfit_conv(void)
     }
     in = gan_tensor_make(x, N, 1, 8, 8);
     gan_net_set_optim(net, gan_adam(1e-2f, 0.9f, 0.999f));
-    for (step = 0; step < MAX_STEPS; step++) {
-        loss = step_bce(net, &in, labels);
-        if (step == 0) first = loss;
-        if (loss < 1e-4f) break;
-    }
-    loss = gan_bce_logits(NULL, gan_net_forward(net, &in)->data, labels, N);
-    printf("# overfit.conv_bce: BCE %.4g -> %.3g after %d Adam steps\n", first, loss, step);
-    test_report("overfit.conv_bce", first > 0.3f && loss < 1e-3f,
-                "BCE %g -> %g after %d steps (want a start > 0.3 and an end < 1e-3)", first, loss, step);
+    overfit(&oc, net, &in, labels);
     gan_net_free(net);
 }
 
@@ -193,8 +213,7 @@ static void test_overfit_generator(void)
     gan_net *net;
     gan_rng rng;
     gan_tensor in;
-    gan_float first = 0, loss = 0;
-    int step;
+    overfit_case oc = overfit_spec("overfit.convT_generator", "MSE", gan_mse, MAX_STEPS, 1e-4f, 0.15f, 1e-3f);
 
     L[0] = gan_conv_transpose2d(8, 32, 4, 1, 0, 0);  /* 1x1 -> 4x4 */
     L[1] = gan_batchnorm(32);
@@ -214,15 +233,7 @@ static void test_overfit_generator(void)
     gan_fill_uniform(target, N * PIX, -0.8f, 0.8f, &rng);
     in = gan_tensor_make(z, N, 8, 1, 1);
     gan_net_set_optim(net, gan_adam(3e-3f, 0.9f, 0.999f));
-    for (step = 0; step < MAX_STEPS; step++) {
-        loss = step_mse(net, &in, target);
-        if (step == 0) first = loss;
-        if (loss < 1e-4f) break;
-    }
-    loss = gan_mse(NULL, gan_net_forward(net, &in)->data, target, N * PIX);
-    printf("# overfit.convT_generator: MSE %.4g -> %.3g after %d Adam steps\n", first, loss, step);
-    test_report("overfit.convT_generator", first > 0.15f && loss < 1e-3f,
-                "MSE %g -> %g after %d steps (want a start > 0.15 and an end < 1e-3)", first, loss, step);
+    overfit(&oc, net, &in, target);
     gan_net_free(net);
 }
 
@@ -254,7 +265,7 @@ static gan_net *train_for_determinism(uint64_t seed, uint64_t data_seed)
         gan_fill_normal(x, N * 64, 0, 1, &rng);
         for (i = 0; i < N; i++) labels[i] = (gan_float)(gan_rng_u32(&rng) & 1);
         in = gan_tensor_make(x, N, 1, 8, 8);
-        step_bce(net, &in, labels);
+        train_step(net, &in, labels, gan_bce_logits);
     }
     return net;
 }
