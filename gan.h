@@ -261,6 +261,8 @@ GANDEF void gan_col2im(gan_float *x, const gan_float *col, const gan_conv_geom *
 
 /* ---- layers ------------------------------------------------------------------------------------ */
 
+/* What a layer computes. The first group takes one input and works in a chain or a graph; the
+   joins take two or more and exist only in graphs (gan_add, gan_mul, gan_concat, gan_inner). */
 typedef enum gan_layer_kind {
     GAN_LINEAR,
     GAN_CONV2D,
@@ -273,7 +275,14 @@ typedef enum gan_layer_kind {
     GAN_SIGMOID,
     GAN_DROPOUT,
     GAN_RESHAPE,
-    GAN_UPSAMPLE2X
+    GAN_UPSAMPLE2X,
+    GAN_AVGPOOL2X,
+    GAN_SCALE,
+    GAN_EMBEDDING,
+    GAN_ADD,
+    GAN_MUL,
+    GAN_CONCAT,
+    GAN_INNER
 } gan_layer_kind;
 
 typedef enum gan_init {
@@ -284,28 +293,36 @@ typedef enum gan_init {
 } gan_init;
 
 /* A layer: its kind, its hyper-parameters, and (once it belongs to a network) its shapes and views
-   of the network's arena. Constructors fill the first part; gan_net_create fills the rest. */
+   of the network's arena. Constructors fill the first part; building a network fills the rest.
+   eps, momentum, scale, lr_mult and frozen may be set on the value a constructor returns, and
+   changed between steps on gan_net_layer(net, i) or gan_net_node_layer(net, node). */
 typedef struct gan_layer {
     gan_layer_kind kind;
     /* hyper-parameters */
-    int in_ch, out_ch;          /* Linear: features; Conv: channels; BatchNorm: features (in_ch) */
+    int in_ch, out_ch;          /* Linear: features; Conv: channels; BatchNorm: features (in_ch);
+                                   Embedding: classes (in_ch) and vector length (out_ch) */
     int k, stride, pad, out_pad;
     int has_bias;
+    int affine;                 /* BatchNorm, LayerNorm: 1 learns a weight and a bias (the default) */
     gan_float slope;            /* LeakyReLU: slope for x <= 0 */
     gan_float p;                /* Dropout: probability of zeroing */
     gan_float eps, momentum;    /* BatchNorm, LayerNorm */
+    gan_float scale;            /* Scale: the factor (PGGAN's fade-in alpha) */
     gan_shape to;               /* Reshape: target shape (c < 0 flattens) */
-    /* per-sample shapes, fixed by gan_net_create */
+    gan_float lr_mult;          /* the optimizer's learning rate is multiplied by this for this layer (1) */
+    int frozen;                 /* 1: no parameter gradients and no optimizer updates (0) */
+    /* per-sample shapes, fixed when the layer joins a network (in: its first input's) */
     gan_shape in, out;
     int max_batch;
     /* views into the owner's arena */
     gan_float *W, *b, *dW, *db; /* weight and bias (BatchNorm/LayerNorm: gamma and beta) */
     size_t nW, nb;
     gan_float *run_mean, *run_var; /* BatchNorm running estimates */
-    gan_float *saved;           /* BatchNorm: mean, 1/std per channel; LayerNorm: per sample; Dropout: mask */
+    gan_float *saved;           /* values the training forward keeps for backward: BatchNorm mean and
+                                   1/std per channel, LayerNorm the same per sample, Dropout its mask */
     gan_float *work;            /* scratch shared by the network's layers (im2col columns) */
-    int last_training;          /* mode of the last forward: 1 training, 0 evaluation */
-    gan_rng rng;                /* Dropout's own stream, seeded by gan_net_create: training state */
+    int last_training;          /* mode of the last gan_layer_forward: 1 training, 0 evaluation */
+    gan_rng rng;                /* Dropout's own stream, seeded when the network is built: training state */
 } gan_layer;
 
 GANDEF gan_layer gan_linear(int in_features, int out_features);
@@ -321,10 +338,16 @@ GANDEF gan_layer gan_dropout(gan_float p);
 GANDEF gan_layer gan_reshape(int c, int h, int w);
 GANDEF gan_layer gan_flatten(void);             /* (C, H, W) -> (C H W, 1, 1) */
 GANDEF gan_layer gan_upsample2x(void);          /* nearest neighbour */
+GANDEF gan_layer gan_avgpool2x(void);           /* mean of each 2x2 block: (C, H, W) -> (C, H / 2, W / 2), floored */
+GANDEF gan_layer gan_scale(gan_float factor);   /* y = factor x */
+/* Class index -> learned vector of `dim` values: (1, 1, 1) -> (dim, 1, 1). The index arrives as a
+   float holding an integer in [0, classes) (exact below 2^24), from a network input. */
+GANDEF gan_layer gan_embedding(int classes, int dim);
 GANDEF gan_layer gan_no_bias(gan_layer layer);  /* Linear, Conv2d, ConvTranspose2d without bias */
+GANDEF gan_layer gan_no_affine(gan_layer layer); /* BatchNorm, LayerNorm without weight and bias */
 
-/* y = layer(x). training: 1 uses batch statistics (BatchNorm) and drops (Dropout); 0 does not.
-   y must have the layer's output shape and x's batch, and must not overlap x. */
+/* y = layer(x) for a layer with one input. training: 1 uses batch statistics (BatchNorm) and drops
+   (Dropout); 0 does not. y must have the layer's output shape and x's batch, and must not overlap x. */
 GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, int training);
 /* Given dy = dL/dy and the x, y of the last forward: dW, db += dL/dparameters; dx = dL/dx
    (dx may be NULL when the input gradient is not wanted; it must not overlap dy, x or y). */
@@ -365,23 +388,67 @@ GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha);                /* e
 GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan_float *dw,
                              const gan_optim *opt, size_t n);
 
+/* ---- graph ------------------------------------------------------------------------------------- */
+
+/* A network under construction: inputs, layers applied to nodes, joins, outputs. Every call that
+   makes a node returns its handle; shapes are worked out as the nodes are made, so a layer that
+   does not fit its input stops at GAN_ASSERT right there (and with NDEBUG marks the graph failed:
+   gan_net_build then returns NULL with the first problem). A graph is only a description: build
+   it into a network (as often as you like: an EMA copy of G is a second build), then free it. */
+typedef struct gan_graph gan_graph;
+
+/* A node of a graph; the same handle names the node in every network built from the graph. */
+typedef struct gan_node {
+    int id;
+} gan_node;
+
+GANDEF gan_graph *gan_graph_new(void);  /* NULL if out of memory */
+GANDEF void       gan_graph_free(gan_graph *g);
+/* A network input of the given per-sample shape (a class label is a (1, 1, 1) input; see gan_embedding). */
+GANDEF gan_node   gan_input(gan_graph *g, gan_shape shape);
+/* The layer (any of the one-input kinds above) applied to x. */
+GANDEF gan_node   gan_apply(gan_graph *g, gan_layer layer, gan_node x);
+/* layers[0] applied to x, layers[1] to that, ...; returns the last. */
+GANDEF gan_node   gan_chain(gan_graph *g, gan_node x, const gan_layer *layers, int n_layers);
+/* a + b and a * b, elementwise. Shapes are equal, or one operand broadcasts: its C is 1 or equal,
+   and its (H, W) is (1, 1) or equal ((C, 1, 1) over (C, H, W) for gating and conditional BatchNorm). */
+GANDEF gan_node   gan_add(gan_graph *g, gan_node a, gan_node b);
+GANDEF gan_node   gan_mul(gan_graph *g, gan_node a, gan_node b);
+/* xs[0], ..., xs[n - 1] stacked along channels; their H and W are equal. */
+GANDEF gan_node   gan_concat(gan_graph *g, const gan_node *xs, int n);
+/* Per sample, sum_j a_j b_j over all C H W values -> (1, 1, 1) (a projection discriminator's term). */
+GANDEF gan_node   gan_inner(gan_graph *g, gan_node a, gan_node b);
+/* Marks y as the network's next output (a graph with no outputs marked has its last node as its one). */
+GANDEF void       gan_output(gan_graph *g, gan_node y);
+/* Names a node; its parameters are then "<name>.weight", "<name>.bias" (see gan_param). At most
+   GAN_NAME_MAX - 1 characters; names of nodes with parameters must be unique. */
+GANDEF void       gan_name(gan_graph *g, gan_node node, const char *name);
+GANDEF gan_shape  gan_node_shape(const gan_graph *g, gan_node node);
+
 /* ---- net --------------------------------------------------------------------------------------- */
 
-/* One parameter (or buffer) tensor of a network: PyTorch's Sequential names it "<layer>.<role>". */
+#define GAN_NAME_MAX 64
+
+/* One parameter (or buffer) tensor of a network. name is "<node>.<role>": a node's name is the one
+   gan_name gave it, else its index among the network's layers, so a chain's names are PyTorch
+   nn.Sequential's ("0.weight", "3.running_mean"). */
 typedef struct gan_param {
-    int layer;
-    const char *role;  /* "weight", "bias", "running_mean", "running_var" */
+    const char *name;
+    int layer;              /* index of the layer it belongs to (gan_net_layer) */
+    const char *role;       /* "weight", "bias", "running_mean", "running_var" */
     gan_float *data, *grad; /* grad is NULL for buffers */
     gan_float *m, *v;       /* the optimizer's moments of a parameter (NULL for buffers) */
     size_t count;
     int ndim, shape[4];
 } gan_param;
 
-/* A sequential network and its arena. The fields are readable; change them only through the API. */
+struct gan__plan;
+
+/* A network and its arena. The fields are readable; change them only through the API. */
 typedef struct gan_net {
-    int n_layers;
+    int n_layers;            /* every node but the inputs, in the order they were made */
     gan_layer *layers;
-    gan_shape in;
+    int n_inputs, n_outputs;
     int max_batch;
     int training;            /* 1 after creation */
     int batch;               /* batch of the last forward */
@@ -390,44 +457,104 @@ typedef struct gan_net {
     gan_float *params, *grads, *opt_m, *opt_v; /* n_params each, contiguous */
     size_t n_params;         /* the block's length, with alignment padding (kept 0) between layers;
                                 the parameters themselves are the sum of gan_net_param counts */
-    gan_tensor *acts;        /* n_layers + 1: acts[0] a copy of the input, acts[i + 1] layer i's output */
-    gan_tensor dx;           /* dL/dinput of the last backward */
-    gan_float *dbuf[2];      /* gradient ping-pong buffers */
-    gan_float *arena;        /* the one allocation everything above points into */
+    gan_float *arena;        /* the one allocation of values everything points into */
     size_t arena_count;      /* in gan_float */
     void *arena_block;       /* what GAN_MALLOC returned */
+    struct gan__plan *plan;  /* nodes, edges and buffers: private */
 } gan_net;
 
-/* Plans and allocates the arena for batches up to max_batch, initializes weights the PyTorch way
-   from rng (and seeds Dropout streams from it). NULL on failure (see gan_last_error). */
+/* Flags of gan_net_build. */
+#define GAN_BUILD_PENALTY 1u /* also plan the memory gan_net_penalty needs (a WGAN-GP or R1 critic) */
+
+/* What a backward computes (gan_net_backward_multi). */
+#define GAN_GRAD_PARAMS 1u   /* accumulate parameter gradients */
+#define GAN_GRAD_INPUTS 2u   /* write dL/dinput for every input */
+
+/* Which normalization statistics gan_net_infer uses. Dropout is off in both. */
+typedef enum gan_stats {
+    GAN_STATS_RUNNING, /* BatchNorm's running estimates (evaluation mode) */
+    GAN_STATS_BATCH    /* each chunk's own batch statistics; the running estimates stay as they are */
+} gan_stats;
+
+/* Gradient penalties of a critic D at points x_i, with g_i = dD(x_i)/dx_i over its C H W values. */
+typedef enum gan_penalty_kind {
+    GAN_PENALTY_WGAN_GP,          /* weight * mean_i (||g_i|| - 1)^2            (Gulrajani et al. 2017) */
+    GAN_PENALTY_WGAN_GP_ONE_SIDED, /* weight * mean_i max(0, ||g_i|| - 1)^2 */
+    GAN_PENALTY_R1,               /* weight / 2 * mean_i ||g_i||^2 at real x  (Mescheder et al. 2018) */
+    GAN_PENALTY_R2                /* the same formula at generated x */
+} gan_penalty_kind;
+
+/* A chain: layers[0] applied to the input, layers[1] to its output, and so on. Plans and allocates
+   the arena for batches up to max_batch, initializes weights the PyTorch way from rng (and seeds
+   Dropout streams from it). NULL on failure (see gan_last_error). The same network as
+   gan_net_build of the graph gan_chain makes. */
 GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_layers, int max_batch,
                                gan_rng *rng);
+/* A network from a graph, planned for batches up to max_batch; flags: 0 or GAN_BUILD_PENALTY.
+   Initialized as gan_net_create does. The graph is not changed and may be built again. */
+GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags, gan_rng *rng);
 GANDEF void     gan_net_free(gan_net *net);
 GANDEF size_t   gan_net_arena_bytes(const gan_net *net);
 GANDEF void     gan_net_init(gan_net *net, gan_init scheme, gan_rng *rng);
 
 GANDEF void     gan_net_set_training(gan_net *net, int training);
-/* Runs the layers on a copy of x; returns the output (in the arena). */
+/* Runs the network on a copy of x (its one input); returns its (first) output, in the arena. */
 GANDEF const gan_tensor *gan_net_forward(gan_net *net, const gan_tensor *x);
-/* dy = dL/doutput for the last forward's batch. Accumulates parameter gradients, returns dL/dinput. */
+/* The same for every input: xs[i] is input i (in the order gan_input made them). 1, or 0 with
+   gan_last_error() (a class label that is not an integer in range). Outputs: gan_net_output_at. */
+GANDEF int      gan_net_forward_multi(gan_net *net, const gan_tensor *xs);
+/* dy = dL/doutput for the last forward's batch. Accumulates parameter gradients, returns dL/dinput
+   (of input 0). dy may be any buffer, this network's own included: it is copied first. */
 GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy);
 /* The same dL/dinput, leaving parameter gradients untouched (and skipping their work). */
 GANDEF const gan_tensor *gan_net_backward_input(gan_net *net, const gan_tensor *dy);
-GANDEF const gan_tensor *gan_net_output(const gan_net *net);
+/* dys[i] = dL/d output i (data NULL: no gradient from that output); what: GAN_GRAD_PARAMS and/or
+   GAN_GRAD_INPUTS. Input gradients: gan_net_input_grad. 1, or 0 with gan_last_error(). */
+GANDEF int      gan_net_backward_multi(gan_net *net, const gan_tensor *dys, unsigned what);
+GANDEF const gan_tensor *gan_net_output(const gan_net *net);           /* output 0 of the last forward */
+GANDEF const gan_tensor *gan_net_output_at(const gan_net *net, int i);
+GANDEF const gan_tensor *gan_net_input_grad(const gan_net *net, int i); /* of the last backward */
+
+/* Runs the network on x.n samples, any number, in chunks of at most max_batch, writing y; Dropout off,
+   BatchNorm per `stats`. It has memory of its own: the last training forward's activations and saved
+   values, the running statistics and every gradient stay as they were, so a sample grid may be drawn
+   between a forward and its backward. 1, or 0 with gan_last_error(). */
+GANDEF int      gan_net_infer(gan_net *net, gan_tensor *y, const gan_tensor *x, gan_stats stats);
+/* The same for every input and output (ys[i].data NULL: output i not wanted). */
+GANDEF int      gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *xs, gan_stats stats);
+
+/* The gradient penalty of this critic at xs (xs[wrt] the image input; other inputs, labels say, are
+   held fixed): *penalty = P, and dP/dparameters is added (+=) to the parameter gradients. The
+   network's first output must hold one value per sample. It runs its own forward and backward passes,
+   so it replaces the last forward: call it beside the loss's backward calls, before gan_net_step.
+   Needs GAN_BUILD_PENALTY. 1, or 0 with gan_last_error() naming a node the penalty cannot pass
+   (BatchNorm in training mode, Dropout in training mode). */
+GANDEF int      gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *xs, int wrt,
+                                gan_penalty_kind kind, gan_float weight);
 
 GANDEF void     gan_net_zero_grad(gan_net *net);
 /* Starts a fresh optimizer: sets it and clears its moments and step count. */
 GANDEF void     gan_net_set_optim(gan_net *net, gan_optim opt);
-/* One optimizer step over every parameter (opt.step += 1 first). */
+/* One optimizer step over every parameter that is not frozen (opt.step += 1 first), each layer's at
+   opt.lr times its lr_mult. */
 GANDEF void     gan_net_step(gan_net *net);
+/* dst's parameters and running statistics = src's, for two networks of the same layers and shapes
+   (an EMA generator starts as a copy). 1, or 0 with gan_last_error() naming the first difference. */
+GANDEF int      gan_net_copy_params(gan_net *dst, const gan_net *src);
 
 GANDEF gan_layer *gan_net_layer(gan_net *net, int i);
+GANDEF gan_layer *gan_net_node_layer(gan_net *net, gan_node node);  /* NULL for an input */
+GANDEF gan_shape  gan_net_input_shape(const gan_net *net, int i);
+/* Layer i's output of the last forward, or NULL where the planner reused its memory (nothing
+   after the forward reads it; make the node an output to keep it). */
+GANDEF const gan_tensor *gan_net_layer_output(const gan_net *net, int i);
 GANDEF int       gan_net_param_count(const gan_net *net);
 GANDEF gan_param gan_net_param(gan_net *net, int i);
 GANDEF int       gan_net_buffer_count(const gan_net *net);
 GANDEF gan_param gan_net_buffer(gan_net *net, int i);
 #ifndef GAN_NO_STDIO
-GANDEF void      gan_net_print(const gan_net *net, FILE *f); /* one line per layer */
+/* One line per node (its name, kind, inputs, output shape, parameters), then the totals and the arena. */
+GANDEF void      gan_net_print(const gan_net *net, FILE *f);
 #endif
 
 /* ---- errors ------------------------------------------------------------------------------------ */
@@ -450,6 +577,7 @@ GANDEF const char *gan_last_error(void);
 #define GAN_IMPLEMENTATION_DONE
 
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -487,11 +615,53 @@ GANDEF const char *gan_last_error(void);
 
 /* ==== errors ==== */
 
-static const char *gan__error = "";
+/* The message of the last runtime failure: with the thread count, the library's only mutable state. */
+#define GAN__ERROR_MAX 256
+static char gan__error[GAN__ERROR_MAX];
 
 GANDEF const char *gan_last_error(void) { return gan__error; }
 
-static void gan__fail(const char *msg) { gan__error = msg; }
+/* Appends the decimal digits of v at *at, within the error buffer. */
+static void gan__error_number(size_t *at, unsigned long long v, int negative)
+{
+    char digits[24];
+    int n = 0;
+    do digits[n++] = (char)('0' + v % 10); while ((v /= 10) && n < 24);
+    if (negative) digits[n++] = '-';
+    while (n > 0 && *at < GAN__ERROR_MAX - 1) gan__error[(*at)++] = digits[--n];
+}
+
+/* Sets the message from a format that knows %s, %d (int) and %z (size_t), without stdio, truncated
+   to fit. Returns 0, so a failing function can end with `return gan__fail(...)`. */
+static int gan__fail(const char *fmt, ...)
+{
+    va_list ap;
+    size_t at = 0;
+    va_start(ap, fmt);
+    for (; *fmt && at < GAN__ERROR_MAX - 1; fmt++) {
+        if (*fmt != '%' || !fmt[1]) {
+            gan__error[at++] = *fmt;
+            continue;
+        }
+        switch (*++fmt) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            while (*s && at < GAN__ERROR_MAX - 1) gan__error[at++] = *s++;
+            break;
+        }
+        case 'd': {
+            int v = va_arg(ap, int);
+            gan__error_number(&at, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+            break;
+        }
+        case 'z': gan__error_number(&at, va_arg(ap, size_t), 0); break;
+        default: gan__error[at++] = *fmt; break;
+        }
+    }
+    va_end(ap);
+    gan__error[at] = 0;
+    return 0;
+}
 
 /* ==== tensor ==== */
 
@@ -747,6 +917,7 @@ static gan_layer gan__layer_new(gan_layer_kind kind)
     memset(&L, 0, sizeof L);
     L.kind = kind;
     L.stride = 1;
+    L.lr_mult = 1;
     L.last_training = 1;
     return L;
 }
@@ -795,7 +966,7 @@ GANDEF gan_layer gan_batchnorm(int features)
     GAN_ASSERT(features > 0 && "BatchNorm needs a positive feature count");
     L.in_ch = features;
     L.out_ch = features;
-    L.has_bias = 1;
+    L.affine = 1;
     L.eps = (gan_float)GAN__NORM_EPS;
     L.momentum = (gan_float)GAN__BN_MOMENTUM;
     return L;
@@ -804,7 +975,7 @@ GANDEF gan_layer gan_batchnorm(int features)
 GANDEF gan_layer gan_layernorm(void)
 {
     gan_layer L = gan__layer_new(GAN_LAYERNORM);
-    L.has_bias = 1;
+    L.affine = 1;
     L.eps = (gan_float)GAN__NORM_EPS;
     return L;
 }
@@ -847,6 +1018,24 @@ GANDEF gan_layer gan_flatten(void)
 
 GANDEF gan_layer gan_upsample2x(void) { return gan__layer_new(GAN_UPSAMPLE2X); }
 
+GANDEF gan_layer gan_avgpool2x(void) { return gan__layer_new(GAN_AVGPOOL2X); }
+
+GANDEF gan_layer gan_scale(gan_float factor)
+{
+    gan_layer L = gan__layer_new(GAN_SCALE);
+    L.scale = factor;
+    return L;
+}
+
+GANDEF gan_layer gan_embedding(int classes, int dim)
+{
+    gan_layer L = gan__layer_new(GAN_EMBEDDING);
+    GAN_ASSERT(classes > 0 && dim > 0 && "Embedding needs a positive class count and length");
+    L.in_ch = classes;
+    L.out_ch = dim;
+    return L;
+}
+
 GANDEF gan_layer gan_no_bias(gan_layer layer)
 {
     GAN_ASSERT((layer.kind == GAN_LINEAR || layer.kind == GAN_CONV2D || layer.kind == GAN_CONV_TRANSPOSE2D)
@@ -854,6 +1043,183 @@ GANDEF gan_layer gan_no_bias(gan_layer layer)
     layer.has_bias = 0;
     return layer;
 }
+
+GANDEF gan_layer gan_no_affine(gan_layer layer)
+{
+    GAN_ASSERT((layer.kind == GAN_BATCHNORM || layer.kind == GAN_LAYERNORM)
+               && "gan_no_affine applies to BatchNorm and LayerNorm");
+    layer.affine = 0;
+    return layer;
+}
+
+/* ---- sizes ---- */
+
+/* Size arithmetic that saturates: a product or sum that would not fit in size_t gives SIZE_MAX, which
+   every later product (of positive factors) and sum keeps, so one check of a total catches an
+   overflow anywhere inside it. */
+static size_t gan__mul(size_t a, size_t b) { return a && b > SIZE_MAX / a ? SIZE_MAX : a * b; }
+static size_t gan__add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+static size_t gan__count(gan_shape s) { return gan__mul(gan__mul((size_t)s.c, (size_t)s.h), (size_t)s.w); }
+
+/* What a planned layer needs besides its parameters, in gan_float values. */
+typedef struct gan__sizes {
+    size_t saved_per_sample; /* kept from forward for backward, per sample (LayerNorm, Dropout) */
+    size_t saved_fixed;      /* ... and per call (BatchNorm's statistics per channel) */
+    size_t work;             /* scratch during one call */
+    size_t buffers;          /* running statistics */
+} gan__sizes;
+
+/* A programmer error found while planning (a layer that does not fit its input): it stops at
+   GAN_ASSERT; with NDEBUG the plan fails with the same message, so nothing is built from it. */
+#define GAN__REQUIRE(cond, msg) \
+    do {                        \
+        GAN_ASSERT((cond) && msg); \
+        if (!(cond)) return msg; \
+    } while (0)
+
+/* ---- the calls an op receives ---- */
+
+/* How a forward runs: training (batch statistics, running estimates updated, Dropout drops),
+   evaluation (running estimates, no Dropout), or batch statistics that update nothing
+   (gan_net_infer with GAN_STATS_BATCH). */
+typedef enum gan__mode { GAN__TRAIN, GAN__EVAL, GAN__BATCH_STATS } gan__mode;
+
+/* One forward call: n samples of each input x[i] (per-sample shape in[i]) into y. */
+typedef struct gan__fwd {
+    int n, n_in;
+    const gan_shape *in;
+    const gan_float *const *x;
+    gan_float *y;
+    gan_float *saved; /* what the op keeps for its backward (gan__sizes' saved values) */
+    gan__mode mode;
+    int bias;         /* 0 leaves the bias out: the tangent of an affine map is its linear part */
+} gan__fwd;
+
+/* One backward call: dy = dL/dy in; dx[i] = dL/dx[i] out (written, =; NULL where not wanted);
+   dW += when dparams, db += when dbias. The forward call it follows gives x, y and saved. */
+typedef struct gan__bwd {
+    const gan_float *dy;
+    gan_float *const *dx;
+    int dparams, dbias;
+} gan__bwd;
+
+typedef struct gan__op gan__op;
+
+/* One kind of op, described once. Gradient penalties use the last two: the tangent (forward-mode
+   derivative) ty = J tx along input tangents tx, and the dual backward, which carries two adjoints
+   back at once: `primal` (dL/dy -> dL/dx, zero when primal_zero) and `tan` (dL/dty -> dL/dtx), with
+   the cross term d<dL/dty, J tx>/dx added to the primal dx and dL/dparameters from both. dual returns
+   whether it wrote the primal dx (not when it is zero). */
+struct gan__op {
+    gan_layer_kind kind;
+    const char *name;
+    int arity;      /* inputs; 0: two or more */
+    unsigned flags; /* GAN__NEEDS_X, ... below */
+    /* Fixes L->out, L->nW, L->nb and s from the input shapes; NULL, or what is wrong. */
+    const char *(*plan)(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s);
+    void (*forward)(gan_layer *L, const gan__fwd *f);
+    void (*backward)(gan_layer *L, const gan__fwd *f, const gan__bwd *b);
+    void (*tangent)(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx, gan_float *ty);
+    int (*dual)(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, int primal_zero,
+                const gan_float *const *tx, const gan__bwd *tan);
+};
+
+#define GAN__NEEDS_X 1u  /* its backward reads its inputs */
+#define GAN__NEEDS_Y 2u  /* its backward reads its output */
+#define GAN__VIEW 4u     /* its output is its input, reinterpreted: a network gives it no memory of its own */
+#define GAN__NO_DX 8u    /* no gradient reaches its input (Embedding's class index) */
+#define GAN__COUPLES 16u /* in training mode it mixes samples or draws noise, so no per-sample penalty */
+#define GAN__BILINEAR 32u /* parameters meet the input in a product: the tangent adjoint's dW reads tangents */
+
+/* The forward as the op's own backward sees it, with the tangents standing in for the inputs. */
+static gan__fwd gan__on_tangents(const gan__fwd *f, const gan_float *const *tx, gan_float *ty)
+{
+    gan__fwd t = *f;
+    t.x = tx;
+    t.y = ty;
+    t.bias = 0;
+    return t;
+}
+
+/* Tangent of a linear op (or an affine one: the bias drops out): the op itself on the tangents. */
+static void gan__tangent_linear(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
+                                gan_float *ty)
+{
+    gan__fwd t = gan__on_tangents(f, tx, ty);
+    op->forward(L, &t);
+}
+
+/* Tangent of an elementwise op: its Jacobian is diagonal, so J tx is its backward applied to tx. */
+static void gan__tangent_diagonal(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
+                                  gan_float *ty)
+{
+    gan__bwd b;
+    b.dy = tx[0];
+    b.dx = &ty;
+    b.dparams = b.dbias = 0;
+    op->backward(L, f, &b);
+}
+
+/* Dual backward of an op without a second-order term: each adjoint goes through the op's backward.
+   For an op marked GAN__BILINEAR (Linear, convolutions) the tangent half reads the tangents where
+   the primal half reads the inputs, so dW += dty tx^T; no bias term (the bias never reaches a tangent). */
+static int gan__dual_linear(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
+                            int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+{
+    gan__fwd t = *f;
+    gan__bwd tb = *tan;
+    if (!primal_zero) op->backward(L, f, primal);
+    if (op->flags & GAN__BILINEAR) t.x = tx;
+    tb.dbias = 0;
+    op->backward(L, &t, &tb);
+    return !primal_zero;
+}
+
+/* The plan of an op whose output has its input's shape. */
+static const char *gan__plan_same(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    (void)s;
+    L->out = in[0];
+    return NULL;
+}
+
+/* Checked int result of a shape formula computed in a wider type. */
+static int gan__fits_int(long long v) { return v > 0 && v <= 2147483647LL; }
+
+/* ---- Linear ---- */
+
+static const char *gan__linear_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    (void)s;
+    GAN__REQUIRE((size_t)L->in_ch == gan__count(in[0]), "Linear: in_features must equal the input's C*H*W");
+    L->out = gan_chw(L->out_ch, 1, 1);
+    L->nW = gan__mul((size_t)L->out_ch, (size_t)L->in_ch);
+    L->nb = L->has_bias ? (size_t)L->out_ch : 0;
+    return NULL;
+}
+
+/* y (N, out) = x (N, in) W^T + b */
+static void gan__linear_forward(gan_layer *L, const gan__fwd *f)
+{
+    int i;
+    GAN_GEMM(0, 1, f->n, L->out_ch, L->in_ch, 1, f->x[0], L->in_ch, L->W, L->in_ch, 0, f->y, L->out_ch);
+    if (L->b && f->bias)
+        for (i = 0; i < f->n; i++) gan__axpy_row(f->y + (size_t)i * L->out_ch, L->b, 1, L->out_ch);
+}
+
+/* dW += dy^T x, db += sum_n dy, dx = dy W */
+static void gan__linear_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    int i;
+    if (b->dparams) GAN_GEMM(1, 0, L->out_ch, L->in_ch, f->n, 1, b->dy, L->out_ch, f->x[0], L->in_ch, 1, L->dW, L->in_ch);
+    if (b->dbias && L->db)
+        for (i = 0; i < f->n; i++) gan__axpy_row(L->db, b->dy + (size_t)i * L->out_ch, 1, L->out_ch);
+    if (b->dx[0]) GAN_GEMM(0, 0, f->n, L->in_ch, L->out_ch, 1, b->dy, L->out_ch, L->W, L->in_ch, 0, b->dx[0], L->in_ch);
+}
+
+/* ---- Conv2d and ConvTranspose2d ---- */
 
 /* The geometry seen by im2col. Conv2d: over the input. ConvTranspose2d: over its *output*, whose
    convolution windows land on the input grid (the transposed layer is the conv's adjoint). */
@@ -872,110 +1238,36 @@ static gan_conv_geom gan__geom(const gan_layer *L)
     return g;
 }
 
-/* Memory a layer needs, in gan_float units. */
-typedef struct gan__layer_sizes {
-    size_t params;  /* weight and bias */
-    size_t buffers; /* running statistics */
-    size_t saved;   /* values kept from forward for backward, for max_batch samples */
-    size_t work;    /* scratch, shared across the network */
-} gan__layer_sizes;
-
-/* Fixes the layer's input and output shapes from the shape it receives, its parameter counts and
-   its maximum batch, and checks that its hyper-parameters fit that shape. */
-static void gan__layer_plan(gan_layer *L, gan_shape in, int max_batch)
+/* Output size of both convolutions (PyTorch's formulas), weight and bias counts, and the im2col
+   scratch: a (C k k) x (OH OW) matrix over the side of the convolution that im2col reads. The GEMM
+   takes int sizes, so c k k and oh ow must fit in an int. */
+static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
 {
-    size_t in_count = gan__shape_count(in);
-    L->in = in;
-    L->out = in;
-    L->max_batch = max_batch;
-    L->nW = 0;
-    L->nb = 0;
-    switch (L->kind) {
-    case GAN_LINEAR:
-        GAN_ASSERT((size_t)L->in_ch == in_count && "Linear: in_features must equal the input's C*H*W");
-        L->out = gan_chw(L->out_ch, 1, 1);
-        L->nW = (size_t)L->out_ch * L->in_ch;
-        L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-        break;
-    case GAN_CONV2D:
-        GAN_ASSERT(L->in_ch == in.c && "Conv2d: in_ch must equal the input's channels");
-        GAN_ASSERT(in.h + 2 * L->pad >= L->k && in.w + 2 * L->pad >= L->k && "Conv2d: kernel larger than the padded input");
-        L->out = gan_chw(L->out_ch, (in.h + 2 * L->pad - L->k) / L->stride + 1,
-                         (in.w + 2 * L->pad - L->k) / L->stride + 1);
-        L->nW = (size_t)L->out_ch * L->in_ch * L->k * L->k;
-        L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-        break;
-    case GAN_CONV_TRANSPOSE2D:
-        GAN_ASSERT(L->in_ch == in.c && "ConvTranspose2d: in_ch must equal the input's channels");
-        L->out = gan_chw(L->out_ch, (in.h - 1) * L->stride - 2 * L->pad + L->k + L->out_pad,
-                         (in.w - 1) * L->stride - 2 * L->pad + L->k + L->out_pad);
-        GAN_ASSERT(L->out.h > 0 && L->out.w > 0 && "ConvTranspose2d: padding leaves no output");
-        L->nW = (size_t)L->in_ch * L->out_ch * L->k * L->k;
-        L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-        break;
-    case GAN_BATCHNORM:
-        GAN_ASSERT(L->in_ch == in.c && "BatchNorm: features must equal the input's channels (C of C,H,W)");
-        L->nW = (size_t)in.c;
-        L->nb = (size_t)in.c;
-        break;
-    case GAN_LAYERNORM:
-        L->nW = in_count;
-        L->nb = in_count;
-        break;
-    case GAN_RESHAPE:
-        L->out = L->to.c < 0 ? gan_chw((int)in_count, 1, 1) : L->to;
-        GAN_ASSERT(gan__shape_count(L->out) == in_count && "Reshape: the new shape must hold C*H*W values");
-        break;
-    case GAN_UPSAMPLE2X:
-        L->out = gan_chw(in.c, 2 * in.h, 2 * in.w);
-        break;
-    case GAN_DROPOUT:
-    case GAN_RELU:
-    case GAN_LEAKY_RELU:
-    case GAN_TANH:
-    case GAN_SIGMOID:
-        break;
+    int conv = L->kind == GAN_CONV2D;
+    long long oh, ow, kk = (long long)L->k * L->k;
+    gan_conv_geom g;
+    (void)n_in;
+    if (conv) {
+        GAN__REQUIRE(L->in_ch == in[0].c, "Conv2d: in_ch must equal the input's channels");
+        GAN__REQUIRE((long long)in[0].h + 2LL * L->pad >= L->k && (long long)in[0].w + 2LL * L->pad >= L->k,
+                     "Conv2d: kernel larger than the padded input");
+        oh = ((long long)in[0].h + 2LL * L->pad - L->k) / L->stride + 1;
+        ow = ((long long)in[0].w + 2LL * L->pad - L->k) / L->stride + 1;
+    } else {
+        GAN__REQUIRE(L->in_ch == in[0].c, "ConvTranspose2d: in_ch must equal the input's channels");
+        oh = ((long long)in[0].h - 1) * L->stride - 2LL * L->pad + L->k + L->out_pad;
+        ow = ((long long)in[0].w - 1) * L->stride - 2LL * L->pad + L->k + L->out_pad;
+        GAN__REQUIRE(oh > 0 && ow > 0, "ConvTranspose2d: padding leaves no output");
     }
-}
-
-/* The memory a planned layer needs, in gan_float units. */
-static gan__layer_sizes gan__layer_memory(const gan_layer *L)
-{
-    gan__layer_sizes s;
-    size_t in_count = gan__shape_count(L->in);
-    memset(&s, 0, sizeof s);
-    s.params = L->nW + L->nb;
-    switch (L->kind) {
-    case GAN_CONV2D: s.work = (size_t)L->in_ch * L->k * L->k * L->out.h * L->out.w; break;
-    case GAN_CONV_TRANSPOSE2D: s.work = (size_t)L->out_ch * L->k * L->k * L->in.h * L->in.w; break;
-    case GAN_BATCHNORM: s.buffers = s.saved = 2 * (size_t)L->in.c; break;
-    case GAN_LAYERNORM: s.saved = 2 * (size_t)L->max_batch; break;
-    case GAN_DROPOUT: s.saved = (size_t)L->max_batch * in_count; break;
-    default: break;
-    }
-    return s;
-}
-
-/* y (N, out) = x (N, in) W^T + b */
-static void gan__linear_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
-{
-    int i;
-    GAN_GEMM(0, 1, n, L->out_ch, L->in_ch, 1, x, L->in_ch, L->W, L->in_ch, 0, y, L->out_ch);
-    if (L->b)
-        for (i = 0; i < n; i++) gan__axpy_row(y + (size_t)i * L->out_ch, L->b, 1, L->out_ch);
-}
-
-/* dW += dy^T x, db += sum_n dy (when dparams), dx = dy W (when dx) */
-static void gan__linear_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
-                                 int dparams)
-{
-    int i;
-    if (dparams) {
-        GAN_GEMM(1, 0, L->out_ch, L->in_ch, n, 1, dy, L->out_ch, x, L->in_ch, 1, L->dW, L->in_ch);
-        if (L->db)
-            for (i = 0; i < n; i++) gan__axpy_row(L->db, dy + (size_t)i * L->out_ch, 1, L->out_ch);
-    }
-    if (dx) GAN_GEMM(0, 0, n, L->in_ch, L->out_ch, 1, dy, L->out_ch, L->W, L->in_ch, 0, dx, L->in_ch);
+    if (!gan__fits_int(oh) || !gan__fits_int(ow)) return "convolution: output height or width does not fit in an int";
+    L->out = gan_chw(L->out_ch, (int)oh, (int)ow);
+    g = gan__geom(L);
+    if (!gan__fits_int(kk * g.c) || !gan__fits_int(oh * ow) || !gan__fits_int((long long)in[0].h * in[0].w))
+        return "convolution: C*k*k or H*W exceeds the GEMM's int sizes";
+    L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), (size_t)kk);
+    L->nb = L->has_bias ? (size_t)L->out_ch : 0;
+    s->work = gan__mul(gan__mul((size_t)g.c, (size_t)kk), gan__mul((size_t)g.oh, (size_t)g.ow));
+    return NULL;
 }
 
 /* y[oc] += b[oc] over each of the `plane` positions of every sample */
@@ -1005,29 +1297,28 @@ static void gan__channel_bias_grad(gan_float *db, const gan_float *dy, int n, in
 }
 
 /* Per sample: col = im2col(x), y (OC x OH OW) = W (OC x C k k) col + b */
-static void gan__conv2d_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+static void gan__conv2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan_conv_geom g = gan__geom(L);
     int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
-    for (i = 0; i < n; i++) {
-        gan_im2col(L->work, x + (size_t)i * gan__shape_count(L->in), &g);
-        GAN_GEMM(0, 0, L->out_ch, ohw, ckk, 1, L->W, ckk, L->work, ohw, 0,
-                 y + (size_t)i * gan__shape_count(L->out), ohw);
+    for (i = 0; i < f->n; i++) {
+        gan_im2col(L->work, f->x[0] + (size_t)i * gan__shape_count(L->in), &g);
+        GAN_GEMM(0, 0, L->out_ch, ohw, ckk, 1, L->W, ckk, L->work, ohw, 0, f->y + (size_t)i * gan__shape_count(L->out), ohw);
     }
-    if (L->b) gan__add_channel_bias(y, L->b, n, L->out_ch, (size_t)ohw);
+    if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)ohw);
 }
 
-/* Per sample: dW += dy col^T with col = im2col(x) (when dparams); dx = col2im(W^T dy) (when dx) */
-static void gan__conv2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
-                                 int dparams)
+/* Per sample: dW += dy col^T with col = im2col(x); dx = col2im(W^T dy) */
+static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
     gan_conv_geom g = gan__geom(L);
     int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
     size_t in_count = gan__shape_count(L->in);
-    for (i = 0; i < n; i++) {
-        const gan_float *dyi = dy + (size_t)i * gan__shape_count(L->out);
-        if (dparams) {
-            gan_im2col(L->work, x + (size_t)i * in_count, &g);
+    gan_float *dx = b->dx[0];
+    for (i = 0; i < f->n; i++) {
+        const gan_float *dyi = b->dy + (size_t)i * gan__shape_count(L->out);
+        if (b->dparams) {
+            gan_im2col(L->work, f->x[0] + (size_t)i * in_count, &g);
             GAN_GEMM(0, 1, L->out_ch, ckk, ohw, 1, dyi, ohw, L->work, ohw, 1, L->dW, ckk);
         }
         if (dx) { /* the scratch now holds dcol, col being done with */
@@ -1036,51 +1327,65 @@ static void gan__conv2d_backward(gan_float *dx, const gan_float *dy, const gan_f
             gan_col2im(dx + (size_t)i * in_count, L->work, &g);
         }
     }
-    if (dparams && L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)ohw);
+    if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)ohw);
 }
 
 /* Per sample: col (OC k k x H W) = W^T x, y = col2im(col) + b. W is (in_ch, out_ch k k). */
-static void gan__conv_transpose2d_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan_conv_geom g = gan__geom(L);
     int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
     size_t out_count = gan__shape_count(L->out);
-    for (i = 0; i < n; i++) {
-        GAN_GEMM(1, 0, okk, hw, L->in_ch, 1, L->W, okk, x + (size_t)i * gan__shape_count(L->in), hw, 0,
-                 L->work, hw);
-        memset(y + (size_t)i * out_count, 0, out_count * sizeof(gan_float));
-        gan_col2im(y + (size_t)i * out_count, L->work, &g);
+    for (i = 0; i < f->n; i++) {
+        GAN_GEMM(1, 0, okk, hw, L->in_ch, 1, L->W, okk, f->x[0] + (size_t)i * gan__shape_count(L->in), hw, 0, L->work, hw);
+        memset(f->y + (size_t)i * out_count, 0, out_count * sizeof(gan_float));
+        gan_col2im(f->y + (size_t)i * out_count, L->work, &g);
     }
-    if (L->b) gan__add_channel_bias(y, L->b, n, L->out_ch, (size_t)L->out.h * L->out.w);
+    if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
-/* Per sample: dcol = im2col(dy); dW += x dcol^T (when dparams); dx = W dcol (when dx) */
-static void gan__conv_transpose2d_backward(gan_float *dx, const gan_float *dy, const gan_float *x,
-                                           gan_layer *L, int n, int dparams)
+/* Per sample: dcol = im2col(dy); dW += x dcol^T; dx = W dcol */
+static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
     gan_conv_geom g = gan__geom(L);
     int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
     size_t in_count = gan__shape_count(L->in);
-    if (!dparams && !dx) return;
-    for (i = 0; i < n; i++) {
-        gan_im2col(L->work, dy + (size_t)i * gan__shape_count(L->out), &g);
-        if (dparams) GAN_GEMM(0, 1, L->in_ch, okk, hw, 1, x + (size_t)i * in_count, hw, L->work, hw, 1, L->dW, okk);
-        if (dx) GAN_GEMM(0, 0, L->in_ch, hw, okk, 1, L->W, okk, L->work, hw, 0, dx + (size_t)i * in_count, hw);
-    }
-    if (dparams && L->db) gan__channel_bias_grad(L->db, dy, n, L->out_ch, (size_t)L->out.h * L->out.w);
+    gan_float *dx = b->dx[0];
+    if (b->dparams || dx)
+        for (i = 0; i < f->n; i++) {
+            gan_im2col(L->work, b->dy + (size_t)i * gan__shape_count(L->out), &g);
+            if (b->dparams) GAN_GEMM(0, 1, L->in_ch, okk, hw, 1, f->x[0] + (size_t)i * in_count, hw, L->work, hw, 1, L->dW, okk);
+            if (dx) GAN_GEMM(0, 0, L->in_ch, hw, okk, 1, L->W, okk, L->work, hw, 0, dx + (size_t)i * in_count, hw);
+        }
+    if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
-/* Training: per channel c over the m = N H W values, mean and biased var; y = gamma (x - mean) / sqrt(var + eps) + beta;
-   running = (1 - momentum) running + momentum (mean, var m / (m - 1)). Evaluation: the running estimates.
-   saved = [mean (C), 1/sqrt(var + eps) (C)], the statistics the output was normalized with. */
-static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *L, int n, int training)
+/* ---- BatchNorm ---- */
+
+static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
 {
-    int C = L->in.c, c, i;
+    (void)n_in;
+    GAN__REQUIRE(L->in_ch == in[0].c, "BatchNorm: features must equal the input's channels (C of C,H,W)");
+    L->out = in[0];
+    L->nW = L->nb = L->affine ? (size_t)in[0].c : 0;
+    s->buffers = 2 * (size_t)in[0].c;
+    s->saved_fixed = 2 * (size_t)in[0].c;
+    return NULL;
+}
+
+/* Batch statistics (training, or GAN__BATCH_STATS): per channel c over the m = N H W values, mean and
+   biased var; in training the running estimates move: running = (1 - momentum) running + momentum
+   (mean, var m / (m - 1)). Evaluation: the running estimates. saved = [mean (C), 1/sqrt(var + eps) (C)],
+   the statistics the output is normalized with; y = gamma (x - mean) / sqrt(var + eps) + beta. */
+static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
+{
+    int C = L->in.c, c, i, n = f->n;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
-    gan_float *mean = L->saved, *invstd = L->saved + C;
-    GAN_ASSERT((!training || m > 1) && "BatchNorm in training mode needs more than one value per channel");
+    const gan_float *x = f->x[0];
+    gan_float *mean = f->saved, *invstd = f->saved + C;
+    GAN_ASSERT((f->mode == GAN__EVAL || m > 1) && "BatchNorm with batch statistics needs more than one value per channel");
     for (c = 0; c < C; c++) {
-        if (training) {
+        if (f->mode != GAN__EVAL) {
             /* two passes in double: the mean, then the sum of squared deviations */
             double sum = 0, sq = 0, mu, var;
             for (i = 0; i < n; i++) {
@@ -1095,8 +1400,10 @@ static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *
             var = sq / (double)m;
             mean[c] = (gan_float)mu;
             invstd[c] = (gan_float)(1.0 / sqrt(var + L->eps));
-            L->run_mean[c] = (1 - L->momentum) * L->run_mean[c] + L->momentum * (gan_float)mu;
-            L->run_var[c] = (1 - L->momentum) * L->run_var[c] + L->momentum * (gan_float)(sq / (double)(m - 1));
+            if (f->mode == GAN__TRAIN) {
+                L->run_mean[c] = (1 - L->momentum) * L->run_mean[c] + L->momentum * (gan_float)mu;
+                L->run_var[c] = (1 - L->momentum) * L->run_var[c] + L->momentum * (gan_float)(sq / (double)(m - 1));
+            }
         } else {
             mean[c] = L->run_mean[c];
             invstd[c] = (gan_float)(1.0 / sqrt((double)L->run_var[c] + L->eps));
@@ -1105,8 +1412,8 @@ static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *
     for (i = 0; i < n; i++)
         for (c = 0; c < C; c++) {
             const gan_float *xc = x + ((size_t)i * C + c) * plane;
-            gan_float *yc = y + ((size_t)i * C + c) * plane;
-            gan_float scale = L->W[c] * invstd[c], shift = L->b[c] - mean[c] * scale;
+            gan_float *yc = f->y + ((size_t)i * C + c) * plane;
+            gan_float scale = (L->W ? L->W[c] : 1) * invstd[c], shift = (L->b ? L->b[c] : 0) - mean[c] * scale;
             for (j = 0; j < plane; j++) yc[j] = xc[j] * scale + shift;
         }
 }
@@ -1115,12 +1422,12 @@ static void gan__batchnorm_forward(gan_float *y, const gan_float *x, gan_layer *
    training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
    evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
    they also go into the parameter gradients. */
-static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
-                                    int dparams)
+static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    int C = L->in.c, c, i;
+    int C = L->in.c, c, i, n = f->n, training = f->mode == GAN__TRAIN;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
-    const gan_float *mean = L->saved, *invstd = L->saved + C;
+    const gan_float *mean = f->saved, *invstd = f->saved + C, *x = f->x[0], *dy = b->dy;
+    gan_float *dx = b->dx[0];
     for (c = 0; c < C; c++) {
         double sum_dy = 0, sum_dy_xhat = 0;
         gan_float mean_dy, mean_dy_xhat, g;
@@ -1131,14 +1438,14 @@ static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const ga
                 sum_dy_xhat += dc[j] * (xc[j] - mean[c]) * invstd[c];
             }
         }
-        if (dparams) {
+        if (b->dparams && L->dW) {
             L->dW[c] += (gan_float)sum_dy_xhat;
             L->db[c] += (gan_float)sum_dy;
         }
         if (!dx) continue;
-        mean_dy = L->last_training ? (gan_float)(sum_dy / (double)m) : 0;
-        mean_dy_xhat = L->last_training ? (gan_float)(sum_dy_xhat / (double)m) : 0;
-        g = L->W[c] * invstd[c];
+        mean_dy = training ? (gan_float)(sum_dy / (double)m) : 0;
+        mean_dy_xhat = training ? (gan_float)(sum_dy_xhat / (double)m) : 0;
+        g = (L->W ? L->W[c] : 1) * invstd[c];
         for (i = 0; i < n; i++) {
             const gan_float *xc = x + ((size_t)i * C + c) * plane, *dc = dy + ((size_t)i * C + c) * plane;
             gan_float *dxc = dx + ((size_t)i * C + c) * plane;
@@ -1150,40 +1457,73 @@ static void gan__batchnorm_backward(gan_float *dx, const gan_float *dy, const ga
     }
 }
 
+/* In evaluation mode y = gamma invstd x + const per channel, so dty -> dtx is the backward's
+   dx = gamma invstd dty, and the tangent half adds dgamma += sum dty invstd tx. (The penalty
+   refuses BatchNorm in training mode, where the statistics couple the samples.) */
+static int gan__batchnorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
+                               int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+{
+    int C = L->in.c, c, i;
+    size_t plane = (size_t)L->in.h * L->in.w, j;
+    const gan_float *invstd = f->saved + C;
+    gan__bwd tb = *tan;
+    (void)op;
+    if (!primal_zero) gan__batchnorm_backward(L, f, primal);
+    tb.dparams = 0;
+    gan__batchnorm_backward(L, f, &tb);
+    if (tan->dparams && L->dW)
+        for (c = 0; c < C; c++) {
+            double acc = 0;
+            for (i = 0; i < f->n; i++) {
+                const gan_float *t = tx[0] + ((size_t)i * C + c) * plane, *d = tan->dy + ((size_t)i * C + c) * plane;
+                for (j = 0; j < plane; j++) acc += d[j] * t[j];
+            }
+            L->dW[c] += (gan_float)(acc * invstd[c]);
+        }
+    return !primal_zero;
+}
+
+/* ---- LayerNorm ---- */
+
+static const char *gan__layernorm_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    L->out = in[0];
+    L->nW = L->nb = L->affine ? gan__count(in[0]) : 0;
+    s->saved_per_sample = 2;
+    return NULL;
+}
+
 /* Per sample over its D = C H W values: y = (x - mean) / sqrt(var + eps) gamma + beta (biased var).
-   saved = [mean (N), invstd (N)]. */
-static void gan__layernorm_forward(gan_float *y, const gan_float *x, gan_layer *L, int n)
+   saved = [mean, invstd] per sample. */
+static void gan__layernorm_forward(gan_layer *L, const gan__fwd *f)
 {
     size_t D = gan__shape_count(L->in), j;
-    gan_float *mean = L->saved, *invstd = L->saved + L->max_batch;
     int i;
-    for (i = 0; i < n; i++) {
-        const gan_float *xi = x + (size_t)i * D;
-        gan_float *yi = y + (size_t)i * D;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *xi = f->x[0] + (size_t)i * D;
+        gan_float *yi = f->y + (size_t)i * D, *st = f->saved + 2 * (size_t)i;
         double sum = 0, sq = 0, mu;
         for (j = 0; j < D; j++) sum += xi[j];
         mu = sum / (double)D;
         for (j = 0; j < D; j++) sq += (xi[j] - mu) * (xi[j] - mu);
-        mean[i] = (gan_float)mu;
-        invstd[i] = (gan_float)(1.0 / sqrt(sq / (double)D + L->eps));
-        for (j = 0; j < D; j++) yi[j] = (xi[j] - mean[i]) * invstd[i] * L->W[j] + L->b[j];
+        st[0] = (gan_float)mu;
+        st[1] = (gan_float)(1.0 / sqrt(sq / (double)D + L->eps));
+        for (j = 0; j < D; j++) yi[j] = (xi[j] - st[0]) * st[1] * (L->W ? L->W[j] : 1) + (L->b ? L->b[j] : 0);
     }
 }
 
-/* dxhat = dy gamma; dgamma += dy xhat, dbeta += dy (when dparams);
-   dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
-static void gan__layernorm_backward(gan_float *dx, const gan_float *dy, const gan_float *x, gan_layer *L, int n,
-                                    int dparams)
+/* dxhat = dy gamma; dgamma += dy xhat, dbeta += dy; dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+static void gan__layernorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
     size_t D = gan__shape_count(L->in), j;
-    const gan_float *mean = L->saved, *invstd = L->saved + L->max_batch;
-    int i;
-    for (i = 0; i < n; i++) {
-        const gan_float *xi = x + (size_t)i * D, *dyi = dy + (size_t)i * D;
+    int i, dparams = b->dparams && L->dW;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *xi = f->x[0] + (size_t)i * D, *dyi = b->dy + (size_t)i * D, *st = f->saved + 2 * (size_t)i;
         double sum_g = 0, sum_g_xhat = 0;
         gan_float mean_g, mean_g_xhat;
         for (j = 0; j < D; j++) {
-            gan_float xhat = (xi[j] - mean[i]) * invstd[i], g = dyi[j] * L->W[j];
+            gan_float xhat = (xi[j] - st[0]) * st[1], g = dyi[j] * (L->W ? L->W[j] : 1);
             if (dparams) {
                 L->dW[j] += dyi[j] * xhat;
                 L->db[j] += dyi[j];
@@ -1191,84 +1531,295 @@ static void gan__layernorm_backward(gan_float *dx, const gan_float *dy, const ga
             sum_g += g;
             sum_g_xhat += g * xhat;
         }
-        if (!dx) continue;
+        if (!b->dx[0]) continue;
         mean_g = (gan_float)(sum_g / (double)D);
         mean_g_xhat = (gan_float)(sum_g_xhat / (double)D);
         for (j = 0; j < D; j++) {
-            gan_float xhat = (xi[j] - mean[i]) * invstd[i];
-            dx[(size_t)i * D + j] = invstd[i] * (dyi[j] * L->W[j] - mean_g - xhat * mean_g_xhat);
+            gan_float xhat = (xi[j] - st[0]) * st[1];
+            b->dx[0][(size_t)i * D + j] = st[1] * (dyi[j] * (L->W ? L->W[j] : 1) - mean_g - xhat * mean_g_xhat);
         }
     }
 }
 
-/* y = x mask, mask = 0 with probability p else 1 / (1 - p); saved = mask */
-static void gan__dropout_forward(gan_float *y, const gan_float *x, gan_layer *L, size_t count)
+/* ty = gamma r (tx - mean(tx) - xhat mean(tx xhat)) with r = invstd: the derivative of xhat along tx. */
+static void gan__layernorm_tangent(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
+                                   gan_float *ty)
 {
-    gan_float keep_scale = L->p < 1 ? 1 / (1 - L->p) : 0;
-    size_t j;
-    for (j = 0; j < count; j++) {
-        L->saved[j] = gan_rng_uniform(&L->rng) < L->p ? 0 : keep_scale;
-        y[j] = x[j] * L->saved[j];
+    size_t D = gan__shape_count(L->in), j;
+    int i;
+    (void)op;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *xi = f->x[0] + (size_t)i * D, *ti = tx[0] + (size_t)i * D, *st = f->saved + 2 * (size_t)i;
+        double sum_t = 0, sum_t_xhat = 0;
+        gan_float mean_t, mean_t_xhat;
+        for (j = 0; j < D; j++) {
+            sum_t += ti[j];
+            sum_t_xhat += ti[j] * (xi[j] - st[0]) * st[1];
+        }
+        mean_t = (gan_float)(sum_t / (double)D);
+        mean_t_xhat = (gan_float)(sum_t_xhat / (double)D);
+        for (j = 0; j < D; j++) {
+            gan_float xhat = (xi[j] - st[0]) * st[1];
+            ty[(size_t)i * D + j] = (L->W ? L->W[j] : 1) * st[1] * (ti[j] - mean_t - xhat * mean_t_xhat);
+        }
     }
 }
 
-/* dx = dy mask */
-static void gan__dropout_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
-                                  const gan_float *GAN__RESTRICT mask, size_t count)
+/* The tangent half, per sample with r = invstd, xhat, u = tx - mean(tx) and h = dty gamma (the adjoint
+   of d xhat = r (u - xhat C)):
+       dtx    = r (h - mean(h) - xhat B)                         (the backward's formula on h)
+       dgamma += dty r (u - xhat C)
+       dx     += r^2 ((3 B C - A) xhat - C (h - mean(h)) - B u)  (d<h, d xhat>/dx: r and xhat depend on x)
+   with A = mean(h u), B = mean(h xhat), C = mean(u xhat). The last line is the gradient of
+   S = r <h, u> - r^3 <h, x - mean> mean(u (x - mean)) using dr/dx = -(r^3 / D) (x - mean) and
+   d(x - mean)/dx = I - 1/D. */
+static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
+                               int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
 {
-    size_t j;
-    for (j = 0; j < count; j++) dx[j] = dy[j] * mask[j];
+    size_t D = gan__shape_count(L->in), j;
+    int i, dparams = tan->dparams && L->dW;
+    (void)op;
+    if (!primal_zero) gan__layernorm_backward(L, f, primal);
+    for (i = 0; i < f->n; i++) {
+        const gan_float *xi = f->x[0] + (size_t)i * D, *ti = tx[0] + (size_t)i * D, *di = tan->dy + (size_t)i * D;
+        const gan_float *st = f->saved + 2 * (size_t)i;
+        gan_float *dx = primal->dx[0] ? primal->dx[0] + (size_t)i * D : NULL;
+        gan_float *dtx = tan->dx[0] ? tan->dx[0] + (size_t)i * D : NULL;
+        double sum_t = 0, sum_h = 0, A = 0, B = 0, C = 0, r = st[1], r2 = r * r;
+        gan_float mean_t, mean_h;
+        for (j = 0; j < D; j++) sum_t += ti[j];
+        mean_t = (gan_float)(sum_t / (double)D);
+        for (j = 0; j < D; j++) {
+            double xhat = (xi[j] - st[0]) * st[1], h = di[j] * (L->W ? L->W[j] : 1), u = ti[j] - mean_t;
+            sum_h += h;
+            A += h * u;
+            B += h * xhat;
+            C += u * xhat;
+        }
+        mean_h = (gan_float)(sum_h / (double)D);
+        A /= (double)D;
+        B /= (double)D;
+        C /= (double)D;
+        for (j = 0; j < D; j++) {
+            double xhat = (xi[j] - st[0]) * st[1], h = di[j] * (L->W ? L->W[j] : 1), u = ti[j] - mean_t;
+            double second = r2 * ((3 * B * C - A) * xhat - C * (h - mean_h) - B * u);
+            if (dtx) dtx[j] = (gan_float)(r * (h - mean_h - xhat * B));
+            if (dparams) L->dW[j] += (gan_float)(di[j] * r * (u - xhat * C));
+            if (dx) dx[j] = primal_zero ? (gan_float)second : dx[j] + (gan_float)second;
+        }
+    }
+    return 1;
 }
 
-/* y = tanh(x) */
-static void gan__tanh_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
+/* ---- ReLU, LeakyReLU ---- */
+
+/* The activations are written as selects of a value against 0 ("c ? v : 0"), a form gcc -O2
+   compiles without a branch; the plain "x > 0 ? x : slope x" becomes one, which mispredicts on
+   half of random signs and made these loops about 8x slower. */
+
+/* y = max(x, 0); NaN stays NaN, as in PyTorch, so a diverged network is seen downstream */
+static void gan__relu_forward(gan_layer *L, const gan__fwd *f)
 {
-    size_t j;
-    for (j = 0; j < n; j++) y[j] = (gan_float)tanh(x[j]);
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT x = f->x[0];
+    gan_float *GAN__RESTRICT y = f->y;
+    for (j = 0; j < n; j++) {
+        gan_float v = x[j], pos = v > 0 ? v : 0;
+        y[j] = v != v ? v : pos;
+    }
+}
+
+/* dx = dy where y > 0 (exactly where x > 0, NaN excluded), else 0: the derivative at 0 taken as 0,
+   as PyTorch. Reading y instead of x lets the network reuse the input's memory. */
+static void gan__relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
+    gan_float *GAN__RESTRICT dx = b->dx[0];
+    if (!dx) return;
+    for (j = 0; j < n; j++) {
+        gan_float g = dy[j];
+        dx[j] = y[j] > 0 ? g : 0;
+    }
+}
+
+/* y = x for x > 0, slope x otherwise (exactly: one of the two terms is 0); NaN stays NaN */
+static void gan__leaky_relu_forward(gan_layer *L, const gan__fwd *f)
+{
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT x = f->x[0];
+    gan_float *GAN__RESTRICT y = f->y, slope = L->slope;
+    for (j = 0; j < n; j++) {
+        gan_float v = x[j], pos = v > 0 ? v : 0, neg = v < 0 ? v : 0;
+        y[j] = v != v ? v : pos + slope * neg;
+    }
+}
+
+/* dx = dy for x > 0, slope dy otherwise (exactly: one of the two terms is 0). With slope >= 0 the
+   sign of y is the sign of x, so y is read (the network then need not keep x); else x. */
+static void gan__leaky_relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT v = L->slope >= 0 ? f->y : f->x[0];
+    gan_float *GAN__RESTRICT dx = b->dx[0], slope = L->slope;
+    if (!dx) return;
+    for (j = 0; j < n; j++) {
+        gan_float g = dy[j], pos = v[j] > 0 ? g : 0, neg = v[j] <= 0 ? g : 0;
+        dx[j] = pos + slope * neg;
+    }
+}
+
+/* ---- Tanh, Sigmoid ---- */
+
+/* y = tanh(x) */
+static void gan__tanh_forward(gan_layer *L, const gan__fwd *f)
+{
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT x = f->x[0];
+    gan_float *GAN__RESTRICT y = f->y;
+    for (j = 0; j < n; j++) y[j] = (gan_float)tanh((double)x[j]);
 }
 
 /* dx = dy (1 - y^2), from the output */
-static void gan__tanh_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
-                               const gan_float *GAN__RESTRICT y, size_t n)
+static void gan__tanh_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    size_t j;
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
+    gan_float *GAN__RESTRICT dx = b->dx[0];
+    if (!dx) return;
     for (j = 0; j < n; j++) dx[j] = dy[j] * (1 - y[j] * y[j]);
 }
 
 /* y = 1 / (1 + exp(-x)), in double so large |x| saturates cleanly to 0 or 1 */
-static void gan__sigmoid_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
+static void gan__sigmoid_forward(gan_layer *L, const gan__fwd *f)
 {
-    size_t j;
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT x = f->x[0];
+    gan_float *GAN__RESTRICT y = f->y;
     for (j = 0; j < n; j++) y[j] = (gan_float)(1 / (1 + exp(-(double)x[j])));
 }
 
 /* dx = dy y (1 - y), from the output */
-static void gan__sigmoid_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
-                                  const gan_float *GAN__RESTRICT y, size_t n)
+static void gan__sigmoid_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    size_t j;
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
+    gan_float *GAN__RESTRICT dx = b->dx[0];
+    if (!dx) return;
     for (j = 0; j < n; j++) dx[j] = dy[j] * y[j] * (1 - y[j]);
 }
 
-/* y (C, 2H, 2W): y[c][i][j] = x[c][i / 2][j / 2] */
-static void gan__upsample2x_forward(gan_float *y, const gan_float *x, const gan_layer *L, int n)
+/* Tanh and Sigmoid have y' = s(y) and y'' = s'(y) s(y): tanh s = 1 - y^2, s' = -2 y;
+   sigmoid s = y (1 - y), s' = 1 - 2 y. With ty = s tx:
+       dtx = s dty,   dx = s dy + y'' tx dty   (y'' = s' s). */
+static int gan__smooth_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
+                            int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
 {
-    int planes = n * L->in.c, p, i, j, H = L->in.h, W = L->in.w;
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    int is_tanh = L->kind == GAN_TANH;
+    const gan_float *y = f->y, *t = tx[0], *dty = tan->dy, *dy = primal->dy;
+    gan_float *dx = primal->dx[0], *dtx = tan->dx[0];
+    (void)op;
+    for (j = 0; j < n; j++) {
+        gan_float s = is_tanh ? 1 - y[j] * y[j] : y[j] * (1 - y[j]);
+        gan_float ds = is_tanh ? -2 * y[j] : 1 - 2 * y[j];
+        if (dtx) dtx[j] = s * dty[j];
+        if (dx) dx[j] = (primal_zero ? 0 : s * dy[j]) + ds * s * t[j] * dty[j];
+    }
+    return 1;
+}
+
+/* ---- Dropout ---- */
+
+static const char *gan__dropout_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    L->out = in[0];
+    s->saved_per_sample = gan__count(in[0]);
+    return NULL;
+}
+
+/* Training: y = x mask, mask = 0 with probability p else 1 / (1 - p), saved = mask. Otherwise y = x. */
+static void gan__dropout_forward(gan_layer *L, const gan__fwd *f)
+{
+    gan_float keep_scale = L->p < 1 ? 1 / (1 - L->p) : 0;
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    if (f->mode != GAN__TRAIN) {
+        memcpy(f->y, f->x[0], n * sizeof(gan_float));
+        return;
+    }
+    for (j = 0; j < n; j++) {
+        f->saved[j] = gan_rng_uniform(&L->rng) < L->p ? 0 : keep_scale;
+        f->y[j] = f->x[0][j] * f->saved[j];
+    }
+}
+
+/* dx = dy mask (training), dy (otherwise) */
+static void gan__dropout_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT mask = f->saved;
+    gan_float *GAN__RESTRICT dx = b->dx[0];
+    if (!dx) return;
+    if (f->mode != GAN__TRAIN) memcpy(dx, dy, n * sizeof(gan_float));
+    else for (j = 0; j < n; j++) dx[j] = dy[j] * mask[j];
+}
+
+/* ---- Reshape, Upsample2x, AvgPool2x, Scale ---- */
+
+static const char *gan__reshape_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    size_t count = gan__count(in[0]);
+    (void)n_in;
+    (void)s;
+    if (L->to.c < 0 && count > 2147483647u) return "Flatten: C*H*W does not fit in an int";
+    L->out = L->to.c < 0 ? gan_chw((int)count, 1, 1) : L->to;
+    GAN__REQUIRE(gan__count(L->out) == count, "Reshape: the new shape must hold C*H*W values");
+    return NULL;
+}
+
+/* y = x: the same values under another shape (inside a network the two share memory) */
+static void gan__reshape_forward(gan_layer *L, const gan__fwd *f)
+{
+    if (f->y != f->x[0]) memcpy(f->y, f->x[0], (size_t)f->n * gan__shape_count(L->in) * sizeof(gan_float));
+}
+
+static void gan__reshape_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    if (b->dx[0]) memcpy(b->dx[0], b->dy, (size_t)f->n * gan__shape_count(L->in) * sizeof(gan_float));
+}
+
+static const char *gan__upsample2x_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    (void)s;
+    if (!gan__fits_int(2LL * in[0].h) || !gan__fits_int(2LL * in[0].w)) return "Upsample2x: output does not fit in an int";
+    L->out = gan_chw(in[0].c, 2 * in[0].h, 2 * in[0].w);
+    return NULL;
+}
+
+/* y (C, 2H, 2W): y[c][i][j] = x[c][i / 2][j / 2] */
+static void gan__upsample2x_forward(gan_layer *L, const gan__fwd *f)
+{
+    size_t planes = (size_t)f->n * L->in.c, p;
+    int i, j, H = L->in.h, W = L->in.w;
     for (p = 0; p < planes; p++) {
-        const gan_float *xp = x + (size_t)p * H * W;
-        gan_float *yp = y + (size_t)p * 4 * H * W;
+        const gan_float *xp = f->x[0] + p * H * W;
+        gan_float *yp = f->y + p * 4 * H * W;
         for (i = 0; i < 2 * H; i++)
             for (j = 0; j < 2 * W; j++) yp[(size_t)i * 2 * W + j] = xp[(size_t)(i / 2) * W + j / 2];
     }
 }
 
 /* dx[c][i][j] = sum of the four dy it was copied to */
-static void gan__upsample2x_backward(gan_float *dx, const gan_float *dy, const gan_layer *L, int n)
+static void gan__upsample2x_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    int planes = n * L->in.c, p, i, j, H = L->in.h, W = L->in.w;
+    size_t planes = (size_t)f->n * L->in.c, p;
+    int i, j, H = L->in.h, W = L->in.w;
+    if (!b->dx[0]) return;
     for (p = 0; p < planes; p++) {
-        const gan_float *d = dy + (size_t)p * 4 * H * W;
-        gan_float *dxp = dx + (size_t)p * H * W;
+        const gan_float *d = b->dy + p * 4 * H * W;
+        gan_float *dxp = b->dx[0] + p * H * W;
         for (i = 0; i < H; i++)
             for (j = 0; j < W; j++) {
                 const gan_float *d0 = d + (size_t)(2 * i) * 2 * W + 2 * j;
@@ -1277,51 +1828,471 @@ static void gan__upsample2x_backward(gan_float *dx, const gan_float *dy, const g
     }
 }
 
-/* The activations are written as selects of a value against 0 ("c ? v : 0"), a form gcc -O2
-   compiles without a branch; the plain "x > 0 ? x : slope x" becomes one, which mispredicts on
-   half of random signs and made these loops about 8x slower. */
-
-/* y = max(x, 0); NaN stays NaN, as in PyTorch, so a diverged network is seen downstream */
-static void gan__relu_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, size_t n)
+static const char *gan__avgpool2x_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
 {
-    size_t j;
-    for (j = 0; j < n; j++) {
-        gan_float v = x[j], pos = v > 0 ? v : 0;
-        y[j] = v != v ? v : pos;
+    (void)n_in;
+    (void)s;
+    GAN__REQUIRE(in[0].h >= 2 && in[0].w >= 2, "AvgPool2x: the input must be at least 2x2");
+    L->out = gan_chw(in[0].c, in[0].h / 2, in[0].w / 2);
+    return NULL;
+}
+
+/* y (C, H / 2, W / 2): y[c][i][j] = (x[2i][2j] + x[2i][2j+1] + x[2i+1][2j] + x[2i+1][2j+1]) / 4; an odd
+   last row or column is left out, as PyTorch's AvgPool2d(2) does */
+static void gan__avgpool2x_forward(gan_layer *L, const gan__fwd *f)
+{
+    size_t planes = (size_t)f->n * L->in.c, p;
+    int i, j, W = L->in.w, OH = L->out.h, OW = L->out.w;
+    for (p = 0; p < planes; p++) {
+        const gan_float *xp = f->x[0] + p * L->in.h * W;
+        gan_float *yp = f->y + p * OH * OW;
+        for (i = 0; i < OH; i++)
+            for (j = 0; j < OW; j++) {
+                const gan_float *x0 = xp + (size_t)(2 * i) * W + 2 * j;
+                yp[(size_t)i * OW + j] = (gan_float)0.25 * (x0[0] + x0[1] + x0[W] + x0[W + 1]);
+            }
     }
 }
 
-/* dx = dy where x > 0, else 0 (the derivative at 0 taken as 0, as PyTorch) */
-static void gan__relu_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
-                               const gan_float *GAN__RESTRICT x, size_t n)
+/* dx = dy / 4 on each of the four inputs of a window, 0 on a left-out row or column */
+static void gan__avgpool2x_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    size_t j;
-    for (j = 0; j < n; j++) {
-        gan_float g = dy[j];
-        dx[j] = x[j] > 0 ? g : 0;
+    size_t planes = (size_t)f->n * L->in.c, p, in_plane = (size_t)L->in.h * L->in.w;
+    int i, j, W = L->in.w, OH = L->out.h, OW = L->out.w;
+    if (!b->dx[0]) return;
+    memset(b->dx[0], 0, planes * in_plane * sizeof(gan_float));
+    for (p = 0; p < planes; p++) {
+        const gan_float *d = b->dy + p * OH * OW;
+        gan_float *dxp = b->dx[0] + p * in_plane;
+        for (i = 0; i < OH; i++)
+            for (j = 0; j < OW; j++) {
+                gan_float *d0 = dxp + (size_t)(2 * i) * W + 2 * j, g = (gan_float)0.25 * d[(size_t)i * OW + j];
+                d0[0] = d0[1] = d0[W] = d0[W + 1] = g;
+            }
     }
 }
 
-/* y = x for x > 0, slope x otherwise (exactly: one of the two terms is 0); NaN stays NaN */
-static void gan__leaky_relu_forward(gan_float *GAN__RESTRICT y, const gan_float *GAN__RESTRICT x, gan_float slope,
-                                    size_t n)
+/* y = scale x */
+static void gan__scale_forward(gan_layer *L, const gan__fwd *f)
 {
-    size_t j;
-    for (j = 0; j < n; j++) {
-        gan_float v = x[j], pos = v > 0 ? v : 0, neg = v < 0 ? v : 0;
-        y[j] = v != v ? v : pos + slope * neg;
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    for (j = 0; j < n; j++) f->y[j] = L->scale * f->x[0][j];
+}
+
+/* dx = scale dy */
+static void gan__scale_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    if (b->dx[0])
+        for (j = 0; j < n; j++) b->dx[0][j] = L->scale * b->dy[j];
+}
+
+/* ---- Embedding ---- */
+
+/* A class index is valid when it is an integer in [0, classes) (NaN is not). */
+static int gan__label_ok(gan_float v, int classes) { return v >= 0 && v < classes && v == (gan_float)(int)v; }
+
+static const char *gan__embedding_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    (void)s;
+    GAN__REQUIRE(in[0].c == 1 && in[0].h == 1 && in[0].w == 1, "Embedding: the input must be a (1, 1, 1) class index");
+    L->out = gan_chw(L->out_ch, 1, 1);
+    L->nW = gan__mul((size_t)L->in_ch, (size_t)L->out_ch);
+    return NULL;
+}
+
+/* y_i = W[label_i] (W is classes x dim). A network checks the labels before it runs; an invalid one
+   here gives zeros rather than a read outside W. */
+static void gan__embedding_forward(gan_layer *L, const gan__fwd *f)
+{
+    int i;
+    size_t dim = (size_t)L->out_ch;
+    for (i = 0; i < f->n; i++) {
+        gan_float v = f->x[0][i];
+        if (gan__label_ok(v, L->in_ch)) memcpy(f->y + i * dim, L->W + (size_t)(int)v * dim, dim * sizeof(gan_float));
+        else memset(f->y + i * dim, 0, dim * sizeof(gan_float));
     }
 }
 
-/* dx = dy for x > 0, slope dy otherwise (exactly: one of the two terms is 0) */
-static void gan__leaky_relu_backward(gan_float *GAN__RESTRICT dx, const gan_float *GAN__RESTRICT dy,
-                                     const gan_float *GAN__RESTRICT x, gan_float slope, size_t n)
+/* dW[label_i] += dy_i; the class index gets no gradient */
+static void gan__embedding_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    size_t j;
-    for (j = 0; j < n; j++) {
-        gan_float g = dy[j], v = x[j], pos = v > 0 ? g : 0, neg = v <= 0 ? g : 0;
-        dx[j] = pos + slope * neg;
+    int i;
+    size_t dim = (size_t)L->out_ch;
+    if (!b->dparams) return;
+    for (i = 0; i < f->n; i++) {
+        gan_float v = f->x[0][i];
+        if (gan__label_ok(v, L->in_ch)) gan__axpy_row(L->dW + (size_t)(int)v * dim, b->dy + i * dim, 1, L->out_ch);
     }
+}
+
+/* The output does not depend on the image a penalty differentiates: its tangent is 0, and only the
+   primal adjoint reaches W. */
+static void gan__embedding_tangent(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
+                                   gan_float *ty)
+{
+    (void)op;
+    (void)tx;
+    memset(ty, 0, (size_t)f->n * L->out_ch * sizeof(gan_float));
+}
+
+static int gan__embedding_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
+                               int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+{
+    (void)op;
+    (void)tx;
+    (void)tan;
+    if (!primal_zero) gan__embedding_backward(L, f, primal);
+    return 0;
+}
+
+/* ---- Add, Mul (with broadcasting) ---- */
+
+/* Where operand value (c, j) of a sample lives, for an operand that may broadcast over the output:
+   index c sc + j sj, with sc = 0 when it has one channel and sj = 0 when it has one position. */
+typedef struct gan__bcast {
+    size_t count, sc, sj;
+} gan__bcast;
+
+static gan__bcast gan__bcast_of(gan_shape s)
+{
+    gan__bcast b;
+    size_t plane = (size_t)s.h * s.w;
+    b.count = gan__shape_count(s);
+    b.sc = s.c == 1 ? 0 : plane;
+    b.sj = plane == 1 ? 0 : 1;
+    return b;
+}
+
+static const char *gan__join_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    gan_shape a = in[0], b = in[1], o;
+    int a_plane_ok, b_plane_ok;
+    (void)n_in;
+    (void)s;
+    o.c = a.c > b.c ? a.c : b.c;
+    o.h = a.h * a.w >= b.h * b.w ? a.h : b.h;
+    o.w = a.h * a.w >= b.h * b.w ? a.w : b.w;
+    a_plane_ok = (a.h == o.h && a.w == o.w) || (a.h == 1 && a.w == 1);
+    b_plane_ok = (b.h == o.h && b.w == o.w) || (b.h == 1 && b.w == 1);
+    GAN__REQUIRE((a.c == o.c || a.c == 1) && (b.c == o.c || b.c == 1) && a_plane_ok && b_plane_ok,
+                 "Add/Mul: shapes must be equal, or one operand's C be 1 and its H, W be 1 x 1 or equal");
+    L->out = o;
+    return NULL;
+}
+
+/* y = a + b (add) or a b, each operand broadcast over the output (C, H W) */
+static void gan__binary(gan_float *y, const gan_float *a, gan__bcast pa, const gan_float *b, gan__bcast pb, int n,
+                        gan_shape out, int mul)
+{
+    size_t plane = (size_t)out.h * out.w, j;
+    int i, c;
+    for (i = 0; i < n; i++)
+        for (c = 0; c < out.c; c++) {
+            const gan_float *ac = a + (size_t)i * pa.count + (size_t)c * pa.sc;
+            const gan_float *bc = b + (size_t)i * pb.count + (size_t)c * pb.sc;
+            gan_float *yc = y + ((size_t)i * out.c + c) * plane;
+            if (pa.sj && pb.sj) {
+                if (mul) for (j = 0; j < plane; j++) yc[j] = ac[j] * bc[j];
+                else for (j = 0; j < plane; j++) yc[j] = ac[j] + bc[j];
+            } else if (pa.sj) {
+                if (mul) for (j = 0; j < plane; j++) yc[j] = ac[j] * bc[0];
+                else for (j = 0; j < plane; j++) yc[j] = ac[j] + bc[0];
+            } else if (pb.sj) {
+                if (mul) for (j = 0; j < plane; j++) yc[j] = ac[0] * bc[j];
+                else for (j = 0; j < plane; j++) yc[j] = ac[0] + bc[j];
+            } else {
+                for (j = 0; j < plane; j++) yc[j] = mul ? ac[0] * bc[0] : ac[0] + bc[0];
+            }
+        }
+}
+
+/* d[operand index of (c, j)] += dy[c][j] q[q's index of (c, j)] (q NULL: times 1), over every sample,
+   channel and position of the output: the adjoint of broadcasting, a sum over what was broadcast. */
+static void gan__bcast_acc(gan_float *d, gan__bcast pd, const gan_float *dy, const gan_float *q, gan__bcast pq, int n,
+                           gan_shape out)
+{
+    size_t plane = (size_t)out.h * out.w, j;
+    int i, c;
+    for (i = 0; i < n; i++)
+        for (c = 0; c < out.c; c++) {
+            gan_float *dc = d + (size_t)i * pd.count + (size_t)c * pd.sc;
+            const gan_float *g = dy + ((size_t)i * out.c + c) * plane;
+            const gan_float *qc = q ? q + (size_t)i * pq.count + (size_t)c * pq.sc : NULL;
+            if (pd.sj) {
+                if (!qc) for (j = 0; j < plane; j++) dc[j] += g[j];
+                else if (pq.sj) for (j = 0; j < plane; j++) dc[j] += g[j] * qc[j];
+                else for (j = 0; j < plane; j++) dc[j] += g[j] * qc[0];
+            } else {
+                gan_float acc = 0;
+                if (!qc) for (j = 0; j < plane; j++) acc += g[j];
+                else if (pq.sj) for (j = 0; j < plane; j++) acc += g[j] * qc[j];
+                else for (j = 0; j < plane; j++) acc += g[j] * qc[0];
+                dc[0] += acc;
+            }
+        }
+}
+
+static void gan__add_forward(gan_layer *L, const gan__fwd *f)
+{
+    gan__binary(f->y, f->x[0], gan__bcast_of(f->in[0]), f->x[1], gan__bcast_of(f->in[1]), f->n, L->out, 0);
+}
+
+/* da = dy and db = dy, each summed over what it was broadcast over */
+static void gan__add_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    int k;
+    for (k = 0; k < 2; k++) {
+        gan__bcast p = gan__bcast_of(f->in[k]);
+        if (!b->dx[k]) continue;
+        if (p.count == gan__shape_count(L->out)) {
+            memcpy(b->dx[k], b->dy, (size_t)f->n * p.count * sizeof(gan_float));
+            continue;
+        }
+        memset(b->dx[k], 0, (size_t)f->n * p.count * sizeof(gan_float));
+        gan__bcast_acc(b->dx[k], p, b->dy, NULL, p, f->n, L->out);
+    }
+}
+
+static void gan__mul_forward(gan_layer *L, const gan__fwd *f)
+{
+    gan__binary(f->y, f->x[0], gan__bcast_of(f->in[0]), f->x[1], gan__bcast_of(f->in[1]), f->n, L->out, 1);
+}
+
+/* dx[k] = sum over what x[k] was broadcast over of dy terms[k], for a product of two operands whose
+   adjoint is a sum of `terms` pairs (dy, other operand): da = R(dy b [+ dty tb]), db = R(dy a [+ dty ta]). */
+static void gan__mul_grads(gan_float *const *dx, const gan__fwd *f, gan_shape out, const gan_float *const *dy,
+                           const gan_float *const *const *other, int terms)
+{
+    int k, t;
+    for (k = 0; k < 2; k++) {
+        gan__bcast p = gan__bcast_of(f->in[k]), q = gan__bcast_of(f->in[1 - k]);
+        if (!dx[k]) continue;
+        memset(dx[k], 0, (size_t)f->n * p.count * sizeof(gan_float));
+        for (t = 0; t < terms; t++) gan__bcast_acc(dx[k], p, dy[t], other[t][1 - k], q, f->n, out);
+    }
+}
+
+/* da = R(dy b), db = R(dy a) */
+static void gan__mul_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__mul_grads(b->dx, f, L->out, &b->dy, &f->x, 1);
+}
+
+/* ty = ta b + a tb */
+static void gan__mul_tangent(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
+                             gan_float *ty)
+{
+    gan__bcast pa = gan__bcast_of(f->in[0]), pb = gan__bcast_of(f->in[1]);
+    size_t plane = (size_t)L->out.h * L->out.w, j;
+    int i, c;
+    (void)op;
+    for (i = 0; i < f->n; i++)
+        for (c = 0; c < L->out.c; c++) {
+            size_t ia = (size_t)i * pa.count + (size_t)c * pa.sc, ib = (size_t)i * pb.count + (size_t)c * pb.sc;
+            gan_float *t = ty + ((size_t)i * L->out.c + c) * plane;
+            for (j = 0; j < plane; j++)
+                t[j] = tx[0][ia + j * pa.sj] * f->x[1][ib + j * pb.sj] + f->x[0][ia + j * pa.sj] * tx[1][ib + j * pb.sj];
+        }
+}
+
+/* da = R(dy b + dty tb), db = R(dy a + dty ta) (the cross terms); dta = R(dty b), dtb = R(dty a) */
+static int gan__mul_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, int primal_zero,
+                         const gan_float *const *tx, const gan__bwd *tan)
+{
+    const gan_float *dys[2];
+    const gan_float *const *others[2];
+    int terms = 0;
+    (void)op;
+    if (!primal_zero) {
+        dys[terms] = primal->dy;
+        others[terms++] = f->x;
+    }
+    dys[terms] = tan->dy;
+    others[terms++] = tx;
+    gan__mul_grads(primal->dx, f, L->out, dys, others, terms);
+    gan__mul_grads(tan->dx, f, L->out, &tan->dy, &f->x, 1);
+    return 1;
+}
+
+/* ---- Concat ---- */
+
+static const char *gan__concat_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    long long c = 0;
+    int i;
+    (void)s;
+    for (i = 0; i < n_in; i++) {
+        GAN__REQUIRE(in[i].h == in[0].h && in[i].w == in[0].w, "Concat: inputs must have the same H and W");
+        c += in[i].c;
+    }
+    if (!gan__fits_int(c)) return "Concat: the channel count does not fit in an int";
+    L->out = gan_chw((int)c, in[0].h, in[0].w);
+    return NULL;
+}
+
+/* y[n] = [x0[n]; x1[n]; ...] along channels */
+static void gan__concat_forward(gan_layer *L, const gan__fwd *f)
+{
+    size_t out_count = gan__shape_count(L->out), at;
+    int i, k;
+    for (i = 0; i < f->n; i++)
+        for (k = 0, at = 0; k < f->n_in; k++) {
+            size_t count = gan__shape_count(f->in[k]);
+            memcpy(f->y + (size_t)i * out_count + at, f->x[k] + (size_t)i * count, count * sizeof(gan_float));
+            at += count;
+        }
+}
+
+/* dx_k = the slice of dy that x_k filled */
+static void gan__concat_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    size_t out_count = gan__shape_count(L->out), at;
+    int i, k;
+    for (i = 0; i < f->n; i++)
+        for (k = 0, at = 0; k < f->n_in; k++) {
+            size_t count = gan__shape_count(f->in[k]);
+            if (b->dx[k]) memcpy(b->dx[k] + (size_t)i * count, b->dy + (size_t)i * out_count + at, count * sizeof(gan_float));
+            at += count;
+        }
+}
+
+/* ---- Inner ---- */
+
+static const char *gan__inner_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    (void)n_in;
+    (void)s;
+    GAN__REQUIRE(in[0].c == in[1].c && in[0].h == in[1].h && in[0].w == in[1].w, "Inner: both inputs must have one shape");
+    L->out = gan_chw(1, 1, 1);
+    return NULL;
+}
+
+/* y_i = sum_j a_ij b_ij */
+static void gan__inner_forward(gan_layer *L, const gan__fwd *f)
+{
+    size_t D = gan__shape_count(L->in), j;
+    int i;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *a = f->x[0] + (size_t)i * D, *b = f->x[1] + (size_t)i * D;
+        double acc = 0;
+        for (j = 0; j < D; j++) acc += (double)a[j] * b[j];
+        f->y[i] = (gan_float)acc;
+    }
+}
+
+/* dx[k] = sum over terms of dy_t[i] other_t (the operand the other side), per sample */
+static void gan__inner_grads(gan_float *const *dx, const gan__fwd *f, size_t D, const gan_float *const *dy,
+                             const gan_float *const *const *other, int terms)
+{
+    int i, k, t;
+    size_t j;
+    for (k = 0; k < 2; k++) {
+        if (!dx[k]) continue;
+        for (i = 0; i < f->n; i++) {
+            gan_float *d = dx[k] + (size_t)i * D;
+            for (j = 0; j < D; j++) d[j] = 0;
+            for (t = 0; t < terms; t++) gan__axpy_row(d, other[t][1 - k] + (size_t)i * D, dy[t][i], (int)D);
+        }
+    }
+}
+
+/* da = dy_i b, db = dy_i a */
+static void gan__inner_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__inner_grads(b->dx, f, gan__shape_count(L->in), &b->dy, &f->x, 1);
+}
+
+/* ty_i = <ta, b> + <a, tb> */
+static void gan__inner_tangent(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
+                               gan_float *ty)
+{
+    size_t D = gan__shape_count(L->in), j;
+    int i;
+    (void)op;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *a = f->x[0] + (size_t)i * D, *b = f->x[1] + (size_t)i * D;
+        const gan_float *ta = tx[0] + (size_t)i * D, *tb = tx[1] + (size_t)i * D;
+        double acc = 0;
+        for (j = 0; j < D; j++) acc += (double)ta[j] * b[j] + (double)a[j] * tb[j];
+        ty[i] = (gan_float)acc;
+    }
+}
+
+/* da = dy b + dty tb, db = dy a + dty ta; dta = dty b, dtb = dty a */
+static int gan__inner_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, int primal_zero,
+                           const gan_float *const *tx, const gan__bwd *tan)
+{
+    const gan_float *dys[2];
+    const gan_float *const *others[2];
+    int terms = 0;
+    size_t D = gan__shape_count(L->in);
+    (void)op;
+    if (!primal_zero) {
+        dys[terms] = primal->dy;
+        others[terms++] = f->x;
+    }
+    dys[terms] = tan->dy;
+    others[terms++] = tx;
+    gan__inner_grads(primal->dx, f, D, dys, others, terms);
+    gan__inner_grads(tan->dx, f, D, &tan->dy, &f->x, 1);
+    return 1;
+}
+
+/* ---- the ops ---- */
+
+/* One row per gan_layer_kind, in the enum's order (gan_net_build checks it). */
+static const gan__op gan__ops[] = {
+    { GAN_LINEAR, "Linear", 1, GAN__NEEDS_X | GAN__BILINEAR, gan__linear_plan, gan__linear_forward,
+      gan__linear_backward, gan__tangent_linear, gan__dual_linear },
+    { GAN_CONV2D, "Conv2d", 1, GAN__NEEDS_X | GAN__BILINEAR, gan__conv_plan, gan__conv2d_forward,
+      gan__conv2d_backward, gan__tangent_linear, gan__dual_linear },
+    { GAN_CONV_TRANSPOSE2D, "ConvTranspose2d", 1, GAN__NEEDS_X | GAN__BILINEAR, gan__conv_plan,
+      gan__conv_transpose2d_forward, gan__conv_transpose2d_backward, gan__tangent_linear, gan__dual_linear },
+    { GAN_BATCHNORM, "BatchNorm", 1, GAN__NEEDS_X | GAN__COUPLES, gan__batchnorm_plan, gan__batchnorm_forward,
+      gan__batchnorm_backward, gan__tangent_diagonal, gan__batchnorm_dual },
+    { GAN_LAYERNORM, "LayerNorm", 1, GAN__NEEDS_X, gan__layernorm_plan, gan__layernorm_forward,
+      gan__layernorm_backward, gan__layernorm_tangent, gan__layernorm_dual },
+    { GAN_RELU, "ReLU", 1, GAN__NEEDS_Y, gan__plan_same, gan__relu_forward, gan__relu_backward,
+      gan__tangent_diagonal, gan__dual_linear },
+    { GAN_LEAKY_RELU, "LeakyReLU", 1, GAN__NEEDS_Y, gan__plan_same, gan__leaky_relu_forward,
+      gan__leaky_relu_backward, gan__tangent_diagonal, gan__dual_linear },
+    { GAN_TANH, "Tanh", 1, GAN__NEEDS_Y, gan__plan_same, gan__tanh_forward, gan__tanh_backward,
+      gan__tangent_diagonal, gan__smooth_dual },
+    { GAN_SIGMOID, "Sigmoid", 1, GAN__NEEDS_Y, gan__plan_same, gan__sigmoid_forward, gan__sigmoid_backward,
+      gan__tangent_diagonal, gan__smooth_dual },
+    { GAN_DROPOUT, "Dropout", 1, GAN__COUPLES, gan__dropout_plan, gan__dropout_forward, gan__dropout_backward,
+      gan__tangent_diagonal, gan__dual_linear },
+    { GAN_RESHAPE, "Reshape", 1, GAN__VIEW, gan__reshape_plan, gan__reshape_forward, gan__reshape_backward,
+      gan__tangent_linear, gan__dual_linear },
+    { GAN_UPSAMPLE2X, "Upsample2x", 1, 0, gan__upsample2x_plan, gan__upsample2x_forward,
+      gan__upsample2x_backward, gan__tangent_linear, gan__dual_linear },
+    { GAN_AVGPOOL2X, "AvgPool2x", 1, 0, gan__avgpool2x_plan, gan__avgpool2x_forward, gan__avgpool2x_backward,
+      gan__tangent_linear, gan__dual_linear },
+    { GAN_SCALE, "Scale", 1, 0, gan__plan_same, gan__scale_forward, gan__scale_backward, gan__tangent_linear,
+      gan__dual_linear },
+    { GAN_EMBEDDING, "Embedding", 1, GAN__NEEDS_X | GAN__NO_DX, gan__embedding_plan, gan__embedding_forward,
+      gan__embedding_backward, gan__embedding_tangent, gan__embedding_dual },
+    { GAN_ADD, "Add", 2, 0, gan__join_plan, gan__add_forward, gan__add_backward, gan__tangent_linear,
+      gan__dual_linear },
+    { GAN_MUL, "Mul", 2, GAN__NEEDS_X, gan__join_plan, gan__mul_forward, gan__mul_backward, gan__mul_tangent,
+      gan__mul_dual },
+    { GAN_CONCAT, "Concat", 0, 0, gan__concat_plan, gan__concat_forward, gan__concat_backward,
+      gan__tangent_linear, gan__dual_linear },
+    { GAN_INNER, "Inner", 2, GAN__NEEDS_X, gan__inner_plan, gan__inner_forward, gan__inner_backward,
+      gan__inner_tangent, gan__inner_dual }
+};
+
+#define GAN__N_OPS ((int)(sizeof gan__ops / sizeof gan__ops[0]))
+
+/* What the layer's backward reads: its row's flags, except a LeakyReLU with a negative slope, whose
+   output's sign is not its input's. */
+static unsigned gan__needs(const gan_layer *L)
+{
+    unsigned flags = gan__ops[L->kind].flags;
+    if (L->kind == GAN_LEAKY_RELU && L->slope < 0) flags = (flags & ~GAN__NEEDS_Y) | GAN__NEEDS_X;
+    return flags;
 }
 
 /* Only asserts: with NDEBUG (or a GAN_ASSERT that ignores its argument) it does nothing. */
@@ -1336,91 +2307,61 @@ static void gan__check_io(const gan_layer *L, const gan_tensor *t, gan_shape s)
     GAN_ASSERT(t->n > 0 && t->n <= L->max_batch && "batch must be between 1 and the planned maximum");
 }
 
-GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, int training)
+/* The forward call of a one-input layer on plain tensors. */
+static gan__fwd gan__layer_call(gan_layer *L, const gan_float *const *x, gan_float *y, int n, int training)
 {
-    int n;
-    size_t count;
-    gan__check_io(L, x, L->in);
-    gan__check_io(L, y, L->out);
-    GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
-    GAN_ASSERT(y->data != x->data && "layers do not run in place: y must not be x");
-    n = x->n;
-    count = gan_tensor_count(x);
-    L->last_training = training;
-    switch (L->kind) {
-    case GAN_LINEAR: gan__linear_forward(y->data, x->data, L, n); break;
-    case GAN_CONV2D: gan__conv2d_forward(y->data, x->data, L, n); break;
-    case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_forward(y->data, x->data, L, n); break;
-    case GAN_BATCHNORM: gan__batchnorm_forward(y->data, x->data, L, n, training); break;
-    case GAN_LAYERNORM: gan__layernorm_forward(y->data, x->data, L, n); break;
-    case GAN_RELU: gan__relu_forward(y->data, x->data, count); break;
-    case GAN_LEAKY_RELU: gan__leaky_relu_forward(y->data, x->data, L->slope, count); break;
-    case GAN_TANH: gan__tanh_forward(y->data, x->data, count); break;
-    case GAN_SIGMOID: gan__sigmoid_forward(y->data, x->data, count); break;
-    case GAN_DROPOUT:
-        if (training) gan__dropout_forward(y->data, x->data, L, count);
-        else memcpy(y->data, x->data, count * sizeof(gan_float));
-        break;
-    case GAN_RESHAPE: memcpy(y->data, x->data, count * sizeof(gan_float)); break;
-    case GAN_UPSAMPLE2X: gan__upsample2x_forward(y->data, x->data, L, n); break;
-    }
+    gan__fwd f;
+    f.n = n;
+    f.n_in = 1;
+    f.in = &L->in;
+    f.x = x;
+    f.y = y;
+    f.saved = L->saved;
+    f.mode = training ? GAN__TRAIN : GAN__EVAL;
+    f.bias = 1;
+    return f;
 }
 
-/* The backward of one layer; dparams = 0 leaves its parameter gradients alone. */
-static void gan__layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
-                                const gan_tensor *y, int dparams)
+GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, int training)
 {
-    int n;
-    size_t count;
-    gan_float *d;
-    gan__check_io(L, dy, L->out);
+    const gan_float *xs[1];
+    gan__fwd f;
     gan__check_io(L, x, L->in);
     gan__check_io(L, y, L->out);
-    n = dy->n;
-    GAN_ASSERT(x->n == n && y->n == n && "dy, x and y must have one batch size");
-    if (dx) {
-        gan__check_io(L, dx, L->in);
-        GAN_ASSERT(dx->n == n && "dx must have dy's batch size");
-        GAN_ASSERT(dx->data != dy->data && dx->data != x->data && dx->data != y->data
-                   && "backward does not run in place: dx must not be dy, x or y");
-    }
-    d = dx ? dx->data : NULL;
-    count = gan_tensor_count(x);
-    switch (L->kind) {
-    case GAN_LINEAR: gan__linear_backward(d, dy->data, x->data, L, n, dparams); break;
-    case GAN_CONV2D: gan__conv2d_backward(d, dy->data, x->data, L, n, dparams); break;
-    case GAN_CONV_TRANSPOSE2D: gan__conv_transpose2d_backward(d, dy->data, x->data, L, n, dparams); break;
-    case GAN_BATCHNORM: gan__batchnorm_backward(d, dy->data, x->data, L, n, dparams); break;
-    case GAN_LAYERNORM: gan__layernorm_backward(d, dy->data, x->data, L, n, dparams); break;
-    case GAN_RELU:
-        if (d) gan__relu_backward(d, dy->data, x->data, count);
-        break;
-    case GAN_LEAKY_RELU:
-        if (d) gan__leaky_relu_backward(d, dy->data, x->data, L->slope, count);
-        break;
-    case GAN_TANH:
-        if (d) gan__tanh_backward(d, dy->data, y->data, count);
-        break;
-    case GAN_SIGMOID:
-        if (d) gan__sigmoid_backward(d, dy->data, y->data, count);
-        break;
-    case GAN_DROPOUT:
-        if (d && L->last_training) gan__dropout_backward(d, dy->data, L->saved, count);
-        else if (d) memcpy(d, dy->data, count * sizeof(gan_float));
-        break;
-    case GAN_RESHAPE:
-        if (d) memcpy(d, dy->data, count * sizeof(gan_float));
-        break;
-    case GAN_UPSAMPLE2X:
-        if (d) gan__upsample2x_backward(d, dy->data, L, n);
-        break;
-    }
+    GAN_ASSERT(gan__ops[L->kind].arity == 1 && "gan_layer_forward runs one-input layers; joins run in a graph");
+    GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
+    GAN_ASSERT(y->data != x->data && "layers do not run in place: y must not be x");
+    xs[0] = x->data;
+    f = gan__layer_call(L, xs, y->data, x->n, training);
+    L->last_training = training;
+    gan__ops[L->kind].forward(L, &f);
 }
 
 GANDEF void gan_layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
                                const gan_tensor *y)
 {
-    gan__layer_backward(L, dx, dy, x, y, 1);
+    const gan_float *xs[1];
+    gan_float *dxs[1];
+    gan__fwd f;
+    gan__bwd b;
+    gan__check_io(L, dy, L->out);
+    gan__check_io(L, x, L->in);
+    gan__check_io(L, y, L->out);
+    GAN_ASSERT(gan__ops[L->kind].arity == 1 && "gan_layer_backward runs one-input layers; joins run in a graph");
+    GAN_ASSERT(x->n == dy->n && y->n == dy->n && "dy, x and y must have one batch size");
+    if (dx) {
+        gan__check_io(L, dx, L->in);
+        GAN_ASSERT(dx->n == dy->n && "dx must have dy's batch size");
+        GAN_ASSERT(dx->data != dy->data && dx->data != x->data && dx->data != y->data
+                   && "backward does not run in place: dx must not be dy, x or y");
+    }
+    xs[0] = x->data;
+    dxs[0] = dx ? dx->data : NULL;
+    f = gan__layer_call(L, xs, y->data, dy->n, L->last_training);
+    b.dy = dy->data;
+    b.dx = dxs;
+    b.dparams = b.dbias = 1;
+    gan__ops[L->kind].backward(L, &f, &b);
 }
 
 /* fan_in and fan_out as PyTorch computes them from the weight's dimensions (dim 1 and dim 0 times
@@ -1429,10 +2370,9 @@ static void gan__fans(const gan_layer *L, double *fan_in, double *fan_out)
 {
     double area = (double)L->k * L->k;
     switch (L->kind) {
-    case GAN_LINEAR: *fan_in = L->in_ch; *fan_out = L->out_ch; break;
     case GAN_CONV2D: *fan_in = L->in_ch * area; *fan_out = L->out_ch * area; break;
     case GAN_CONV_TRANSPOSE2D: *fan_in = L->out_ch * area; *fan_out = L->in_ch * area; break;
-    default: *fan_in = *fan_out = 1; break;
+    default: *fan_in = L->in_ch; *fan_out = L->out_ch; break; /* Linear */
     }
 }
 
@@ -1450,6 +2390,10 @@ GANDEF void gan_layer_init(gan_layer *L, gan_init scheme, gan_rng *rng)
         else
             for (j = 0; j < L->nW; j++) L->W[j] = 1;
         for (j = 0; j < L->nb; j++) L->b[j] = 0;
+        return;
+    }
+    if (L->kind == GAN_EMBEDDING) { /* nn.Embedding's N(0, 1) under every scheme */
+        gan_fill_normal(L->W, L->nW, 0, 1, rng);
         return;
     }
     gan__fans(L, &fan_in, &fan_out);
@@ -1617,117 +2561,818 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
     }
 }
 
+/* ==== planner ==== */
+
+/* One buffer to place in a region: `size` values, in use from step `first` to step `last` inclusive. */
+typedef struct gan__req {
+    size_t size, off;
+    int first, last;
+} gan__req;
+
+/* Does request a (index ia) go before b (index ib)? Larger first, then earlier, then by index. */
+static int gan__req_before(const gan__req *a, int ia, const gan__req *b, int ib)
+{
+    if (a->size != b->size) return a->size > b->size;
+    if (a->first != b->first) return a->first < b->first;
+    return ia < ib;
+}
+
+/* Gives every request an offset such that two requests in use at one step never overlap, placing
+   the largest first, each at the lowest offset clear of those already placed that are in use at the
+   same time (the "greedy by size" heuristic of arena planners). Returns the region's size in values
+   (SIZE_MAX if it overflows). order: n ints of scratch. Deterministic, O(n^3) at worst. */
+static size_t gan__place(gan__req *r, int n, int *order)
+{
+    size_t top = 0;
+    int i, j, k, moved;
+    for (i = 0; i < n; i++) {
+        int v = i;
+        for (j = i; j > 0 && gan__req_before(&r[v], v, &r[order[j - 1]], order[j - 1]); j--) order[j] = order[j - 1];
+        order[j] = v;
+    }
+    for (i = 0; i < n; i++) {
+        gan__req *q = &r[order[i]];
+        size_t off = 0;
+        if (q->size)
+            do { /* any placed request that overlaps [off, off + size) in time and space pushes it above itself */
+                moved = 0;
+                for (k = 0; k < i; k++) {
+                    const gan__req *p = &r[order[k]];
+                    if (p->size && p->first <= q->last && q->first <= p->last && off < gan__add(p->off, p->size) &&
+                        p->off < gan__add(off, q->size)) {
+                        off = gan__add(p->off, p->size);
+                        moved = 1;
+                    }
+                }
+            } while (moved && off != SIZE_MAX);
+        q->off = off;
+        if (gan__add(off, q->size) > top) top = gan__add(off, q->size);
+    }
+    return top;
+}
+
+/* ==== graph ==== */
+
+/* A node under construction: an input (layer unused) or a layer planned for its inputs' shapes. */
+typedef struct gan__gnode {
+    gan_layer layer;
+    int is_input;
+    int first_in, n_in; /* its inputs are g->edges[first_in .. first_in + n_in) */
+    gan__sizes sizes;
+    char name[GAN_NAME_MAX];
+} gan__gnode;
+
+struct gan_graph {
+    gan__gnode *nodes;
+    int *edges, *outputs;
+    int n_nodes, n_edges, n_outputs;
+    int cap_nodes, cap_edges, cap_outputs;
+    int n_inputs;
+    const char *error; /* the first problem, at node error_node */
+    int error_node;
+};
+
+/* Grows *p (elements of `size` bytes, capacity *cap) to hold `need`. 0 if out of memory. */
+static int gan__grow(void **p, int *cap, int need, size_t size)
+{
+    void *q;
+    int cap2 = *cap ? *cap : 8;
+    if (need <= *cap) return 1;
+    while (cap2 < need) cap2 *= 2;
+    q = GAN_MALLOC((size_t)cap2 * size);
+    if (!q) return 0;
+    if (*cap) memcpy(q, *p, (size_t)*cap * size);
+    GAN_FREE(*p);
+    *p = q;
+    *cap = cap2;
+    return 1;
+}
+
+/* Records the graph's first problem (later ones are usually its consequences). */
+static void gan__graph_error(gan_graph *g, const char *msg, int node)
+{
+    if (g->error) return;
+    g->error = msg;
+    g->error_node = node;
+}
+
+GANDEF gan_graph *gan_graph_new(void)
+{
+    gan_graph *g = (gan_graph *)GAN_MALLOC(sizeof(gan_graph));
+    if (!g) {
+        gan__fail("gan_graph_new: out of memory");
+        return NULL;
+    }
+    memset(g, 0, sizeof *g);
+    return g;
+}
+
+GANDEF void gan_graph_free(gan_graph *g)
+{
+    if (!g) return;
+    GAN_FREE(g->nodes);
+    GAN_FREE(g->edges);
+    GAN_FREE(g->outputs);
+    GAN_FREE(g);
+}
+
+/* A node handle that this graph made. A bad one after an earlier failure is that failure's
+   consequence; otherwise it is a programmer error (a handle from another graph). */
+static int gan__node_ok(gan_graph *g, gan_node x)
+{
+    int ok = x.id >= 0 && x.id < g->n_nodes;
+    GAN_ASSERT((ok || g->error) && "a node handle that this graph did not make");
+    if (!ok) gan__graph_error(g, "a node handle that this graph did not make", g->n_nodes);
+    return ok;
+}
+
+/* Appends a node with the given inputs; the failed handle { -1 } if it cannot (the graph says why). */
+static gan_node gan__graph_add(gan_graph *g, const gan_layer *layer, const gan_node *xs, int n_in)
+{
+    gan_node id;
+    gan__gnode *nd;
+    int i;
+    id.id = -1;
+    for (i = 0; i < n_in; i++)
+        if (!gan__node_ok(g, xs[i])) return id;
+    if (!gan__grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(gan__gnode)) ||
+        !gan__grow((void **)&g->edges, &g->cap_edges, g->n_edges + n_in, sizeof(int))) {
+        gan__graph_error(g, "out of memory", g->n_nodes);
+        return id;
+    }
+    nd = &g->nodes[g->n_nodes];
+    memset(nd, 0, sizeof *nd);
+    nd->first_in = g->n_edges;
+    nd->n_in = n_in;
+    for (i = 0; i < n_in; i++) g->edges[g->n_edges++] = xs[i].id;
+    if (layer) {
+        const gan__op *op = &gan__ops[layer->kind];
+        gan_shape *shapes = (gan_shape *)GAN_MALLOC((size_t)n_in * sizeof(gan_shape));
+        const char *err;
+        if (!shapes) {
+            g->n_edges -= n_in;
+            gan__graph_error(g, "out of memory", g->n_nodes);
+            return id;
+        }
+        for (i = 0; i < n_in; i++) shapes[i] = g->nodes[xs[i].id].layer.out;
+        nd->layer = *layer;
+        nd->layer.in = shapes[0];
+        err = op->plan(&nd->layer, shapes, n_in, &nd->sizes);
+        GAN_FREE(shapes);
+        if (err) gan__graph_error(g, err, g->n_nodes);
+    }
+    id.id = g->n_nodes++;
+    return id;
+}
+
+GANDEF gan_node gan_input(gan_graph *g, gan_shape shape)
+{
+    gan_node id;
+    GAN_ASSERT(g && "gan_input: NULL graph");
+    GAN_ASSERT(shape.c > 0 && shape.h > 0 && shape.w > 0 && "gan_input: the shape must be positive");
+    id = gan__graph_add(g, NULL, NULL, 0);
+    if (id.id < 0) return id;
+    g->nodes[id.id].is_input = 1;
+    g->nodes[id.id].layer.in = g->nodes[id.id].layer.out = shape;
+    if (shape.c <= 0 || shape.h <= 0 || shape.w <= 0) gan__graph_error(g, "an input shape that is not positive", id.id);
+    g->n_inputs++;
+    return id;
+}
+
+GANDEF gan_node gan_apply(gan_graph *g, gan_layer layer, gan_node x)
+{
+    GAN_ASSERT(g && "gan_apply: NULL graph");
+    GAN_ASSERT((int)layer.kind >= 0 && (int)layer.kind < GAN__N_OPS && gan__ops[layer.kind].arity == 1
+               && "gan_apply takes a one-input layer; joins are gan_add, gan_mul, gan_concat, gan_inner");
+    return gan__graph_add(g, &layer, &x, 1);
+}
+
+GANDEF gan_node gan_chain(gan_graph *g, gan_node x, const gan_layer *layers, int n_layers)
+{
+    int i;
+    GAN_ASSERT(layers && n_layers > 0 && "gan_chain needs layers");
+    for (i = 0; i < n_layers; i++) x = gan_apply(g, layers[i], x);
+    return x;
+}
+
+/* A join of two nodes. */
+static gan_node gan__join(gan_graph *g, gan_layer_kind kind, gan_node a, gan_node b)
+{
+    gan_layer L = gan__layer_new(kind);
+    gan_node xs[2];
+    GAN_ASSERT(g && "a join needs a graph");
+    xs[0] = a;
+    xs[1] = b;
+    return gan__graph_add(g, &L, xs, 2);
+}
+
+GANDEF gan_node gan_add(gan_graph *g, gan_node a, gan_node b) { return gan__join(g, GAN_ADD, a, b); }
+
+GANDEF gan_node gan_mul(gan_graph *g, gan_node a, gan_node b) { return gan__join(g, GAN_MUL, a, b); }
+
+GANDEF gan_node gan_inner(gan_graph *g, gan_node a, gan_node b) { return gan__join(g, GAN_INNER, a, b); }
+
+GANDEF gan_node gan_concat(gan_graph *g, const gan_node *xs, int n)
+{
+    gan_layer L = gan__layer_new(GAN_CONCAT);
+    GAN_ASSERT(g && xs && n >= 1 && "gan_concat needs at least one node");
+    return gan__graph_add(g, &L, xs, n);
+}
+
+GANDEF void gan_output(gan_graph *g, gan_node y)
+{
+    int i;
+    GAN_ASSERT(g && "gan_output: NULL graph");
+    if (!gan__node_ok(g, y)) return;
+    for (i = 0; i < g->n_outputs; i++) {
+        GAN_ASSERT(g->outputs[i] != y.id && "gan_output: the node is an output already");
+        if (g->outputs[i] == y.id) {
+            gan__graph_error(g, "the node is an output already", y.id);
+            return;
+        }
+    }
+    if (!gan__grow((void **)&g->outputs, &g->cap_outputs, g->n_outputs + 1, sizeof(int))) {
+        gan__graph_error(g, "out of memory", y.id);
+        return;
+    }
+    g->outputs[g->n_outputs++] = y.id;
+}
+
+GANDEF void gan_name(gan_graph *g, gan_node node, const char *name)
+{
+    size_t len;
+    GAN_ASSERT(g && name && "gan_name: NULL argument");
+    if (!gan__node_ok(g, node)) return;
+    len = strlen(name);
+    GAN_ASSERT(len > 0 && len < GAN_NAME_MAX && "gan_name: names have 1 to GAN_NAME_MAX - 1 characters");
+    if (len == 0 || len >= GAN_NAME_MAX) {
+        gan__graph_error(g, "a name that is empty or longer than GAN_NAME_MAX - 1 characters", node.id);
+        return;
+    }
+    memcpy(g->nodes[node.id].name, name, len + 1);
+}
+
+GANDEF gan_shape gan_node_shape(const gan_graph *g, gan_node node)
+{
+    GAN_ASSERT(g && node.id >= 0 && node.id < g->n_nodes && "gan_node_shape: a node of this graph");
+    return g->nodes[node.id].layer.out;
+}
+
 /* ==== net ==== */
 
-static size_t gan__round_up(size_t count) { return (count + GAN__ALIGN_FLOATS - 1) / GAN__ALIGN_FLOATS * GAN__ALIGN_FLOATS; }
+/* The largest arena gan_net_build will ask for: a plan beyond it is refused before any allocation. */
+#ifndef GAN_MAX_ARENA_BYTES
+#define GAN_MAX_ARENA_BYTES ((size_t)1 << (sizeof(size_t) >= 8 ? 39 : 30))
+#endif
 
-/* Hands out aligned slices of the arena in planning order. With base NULL it only counts. */
+/* A node of a built network. */
+typedef struct gan__pnode {
+    gan_layer *layer;   /* NULL for an input */
+    int first_in, n_in; /* its input edges: plan->edges[first_in .. first_in + n_in) */
+    int first_out, n_out; /* the edges it feeds: plan->out_edges[first_out ...], latest consumer first */
+    int index;          /* position among the inputs or among the layers */
+    int root;           /* the node whose memory holds its output: itself, or a view's source */
+    int keep;           /* the training output survives the forward: read by backward, or an output */
+    int reaches;        /* an output's gradient reaches it */
+    int output;         /* 1 + its position among the outputs, 0 if it is not one */
+    gan_shape shape;
+    size_t count;       /* values per sample */
+    gan_tensor act;     /* the training forward's output */
+    gan_float *saved;   /* the training forward's saved values */
+    gan_float *iact, *isaved; /* the same for gan_net_infer */
+    gan_float *grad;    /* dL/d this output, in backward (inputs: what gan_net_input_grad returns) */
+    gan_tensor dx;      /* inputs: grad as a tensor */
+    gan_float *pgrad, *tgrad, *tan; /* gan_net_penalty: the primal and tangent adjoints, and the tangent */
+    /* per call */
+    unsigned char need;  /* backward: its gradient is needed */
+    unsigned char pzero, tzero; /* penalty: its primal / tangent adjoint is zero */
+    unsigned char down;  /* penalty: it depends on the input differentiated */
+    const char *name;
+} gan__pnode;
+
+/* Node src feeds input `slot` of node dst. */
+typedef struct gan__pedge {
+    int src, dst, slot;
+    int diff; /* a gradient flows along it (not into Embedding's class index) */
+    int own;  /* its gradient goes to a buffer of its own, added to src's before src's backward; else
+                 it is the first to reach src and writes src's buffer itself */
+    gan_float *grad, *pgrad, *tgrad;
+    unsigned char pzero, tzero;
+} gan__pedge;
+
+typedef struct gan__plan gan__plan;
+struct gan__plan {
+    int n_nodes, n_edges, max_in;
+    gan__pnode *nodes;
+    gan__pedge *edges;
+    int *out_edges, *inputs, *outputs; /* edge indices by source; node ids of the inputs and outputs */
+    gan_shape *edge_shapes;            /* the source's shape of each edge, so a node's are contiguous */
+    const gan_float **xs, **txs;       /* per-call pointer scratch, max_in each */
+    gan_float **dxs, **dtxs;
+    char (*param_names)[GAN_NAME_MAX + 16];
+    char (*names)[GAN_NAME_MAX];
+    unsigned flags;
+    gan__mode last_mode;               /* of the last training forward */
+    size_t bytes_params, bytes_train, bytes_shared, bytes_work; /* for gan_net_print */
+};
+
+/* Where each buffer went: indices into the request lists of the two planned regions. */
+typedef struct gan__slots {
+    int act, saved, iact, isaved, grad, pgrad, tgrad, tan;
+} gan__slots;
+
+static size_t gan__round_up(size_t count)
+{
+    return gan__mul(gan__add(count, GAN__ALIGN_FLOATS - 1) / GAN__ALIGN_FLOATS, GAN__ALIGN_FLOATS);
+}
+
+/* Carves aligned pieces from a block of header memory in planning order; base NULL only counts. */
 typedef struct gan__carver {
-    gan_float *base;
+    char *base;
     size_t used;
 } gan__carver;
 
-static gan_float *gan__carve(gan__carver *cv, size_t count)
+static void *gan__carve_bytes(gan__carver *cv, size_t n, size_t count)
 {
-    gan_float *p = cv->base ? cv->base + cv->used : NULL;
-    cv->used += gan__round_up(count);
-    return count ? p : NULL;
+    void *p = cv->base ? cv->base + cv->used : NULL;
+    cv->used = gan__add(cv->used, gan__mul((gan__mul(n, count) + 15) / 16, 16));
+    return p;
 }
 
-/* Lays the planned network's arena out: parameters | gradients | first moments | second moments
-   (each one contiguous block, so the optimizer and zero-grad are single loops) | running statistics
-   (with the blocks before, everything a checkpoint holds) | saved values | input copy | layer outputs |
-   two gradient buffers | shared scratch. With cv->base NULL it only counts. */
-static void gan__net_layout(gan_net *net, gan__carver *cv)
+/* The request for a buffer of `count` values in use over [first, last]; returns its index. */
+static int gan__request(gan__req *reqs, int *n, size_t count, int first, int last)
 {
-    size_t params = 0, off = 0, largest = gan__shape_count(net->in), work = 0;
-    int i, B = net->max_batch;
-    gan_float *work_base;
+    reqs[*n].size = gan__round_up(count);
+    reqs[*n].off = 0;
+    reqs[*n].first = first;
+    reqs[*n].last = last;
+    return (*n)++;
+}
 
-    for (i = 0; i < net->n_layers; i++) {
-        gan__layer_sizes ls = gan__layer_memory(&net->layers[i]);
-        params += gan__round_up(ls.params);
-        if (ls.work > work) work = ls.work;
-        if (gan__shape_count(net->layers[i].out) > largest) largest = gan__shape_count(net->layers[i].out);
+/* Steps of the planned schedules. Training forward (region A): inputs at 0, node k at k + 1, then the
+   end. The shared region S holds three schedules one after another -- inference, backward, the
+   penalty -- because they never run at once; an input's gradient lives through all of them (it is
+   returned to the caller and stays valid until the next backward). Backward visits nodes last to
+   first: node k adds up its gradient at sum_step and runs at op_step. */
+typedef struct gan__steps {
+    int n;       /* nodes */
+    int infer0;  /* inference: inputs at infer0, node k at infer0 + k + 1 */
+    int back0;   /* backward: seeds at back0 */
+    int tan0;    /* penalty: tangents, like inference */
+    int dual0;   /* penalty: dual backward, like backward */
+    int end;     /* after everything */
+} gan__steps;
+
+static int gan__sum_step(const gan__steps *s, int base, int k) { return base + 1 + 2 * (s->n - 1 - k); }
+static int gan__op_step(const gan__steps *s, int base, int k) { return base + 2 + 2 * (s->n - 1 - k); }
+
+/* The last step a forward output is read, in a schedule where node k runs at base + k + 1: its
+   consumers' steps, or `end` if kept. */
+static int gan__last_read(const gan__plan *P, int r, int base, int end, int keep_step)
+{
+    int k, e, last = base + (P->nodes[r].layer ? r + 1 : 0);
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        if (nd->root != r) continue;
+        if (nd->keep && keep_step) return end;
+        for (e = 0; e < nd->n_out; e++) {
+            int dst = P->edges[P->out_edges[nd->first_out + e]].dst;
+            if (base + dst + 1 > last) last = base + dst + 1;
+        }
+        if (nd->output && base + P->n_nodes + 1 > last) last = base + P->n_nodes + 1;
     }
+    return last;
+}
+
+/* Requests for one backward-like schedule (backward, or the penalty's dual backward when dual):
+   each reaching node's gradient from its first writer to its own step, each own edge from its
+   consumer's step to its source's sum step. Inputs: the backward's persist; the dual's are not needed. */
+static void gan__request_grads(const gan__plan *P, const gan__steps *s, int base, int dual, gan__req *reqs, int *nr,
+                               gan__slots *ns, gan__slots *es, size_t batch)
+{
+    int k, e, copies = dual ? 2 : 1, c;
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        int first = s->end, last;
+        if (!nd->layer && dual) continue;
+        if (!nd->layer && !dual) {
+            ns[k].grad = gan__request(reqs, nr, gan__mul(batch, nd->count), 0, s->end);
+            continue;
+        }
+        if (!nd->reaches) continue;
+        if (nd->output) first = base;
+        for (e = 0; e < nd->n_out; e++) {
+            const gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + e]];
+            if (ed->diff && P->nodes[ed->dst].reaches && gan__op_step(s, base, ed->dst) < first)
+                first = gan__op_step(s, base, ed->dst);
+        }
+        last = gan__op_step(s, base, k);
+        for (c = 0; c < copies; c++) {
+            int idx = gan__request(reqs, nr, gan__mul(batch, nd->count), first, last);
+            if (!dual) ns[k].grad = idx;
+            else if (c == 0) ns[k].pgrad = idx;
+            else ns[k].tgrad = idx;
+        }
+    }
+    for (e = 0; e < P->n_edges; e++) {
+        const gan__pedge *ed = &P->edges[e];
+        const gan__pnode *src = &P->nodes[ed->src];
+        if (!ed->own || (dual && !src->layer)) continue;
+        for (c = 0; c < copies; c++) {
+            int idx = gan__request(reqs, nr, gan__mul(batch, src->count), gan__op_step(s, base, ed->dst),
+                                   src->layer ? gan__sum_step(s, base, ed->src) : s->end);
+            if (!dual) es[e].grad = idx;
+            else if (c == 0) es[e].pgrad = idx;
+            else es[e].tgrad = idx;
+        }
+    }
+}
+
+/* Fills the node and edge tables from the graph: views' roots, who reaches an output, which
+   training outputs survive the forward, and which edge writes its source's gradient first. */
+static void gan__plan_graph(gan__plan *P, const gan_graph *g, gan_layer *layers, const int *outputs, int n_outputs)
+{
+    int k, e, i, n_layers = 0, n_inputs = 0, at;
+    for (k = 0; k < g->n_nodes; k++) {
+        const gan__gnode *gn = &g->nodes[k];
+        gan__pnode *nd = &P->nodes[k];
+        nd->first_in = gn->first_in;
+        nd->n_in = gn->n_in;
+        nd->shape = gn->layer.out;
+        nd->count = gan__count(nd->shape);
+        nd->root = k;
+        if (gn->is_input) {
+            nd->index = n_inputs;
+            P->inputs[n_inputs++] = k;
+        } else {
+            nd->index = n_layers;
+            nd->layer = &layers[n_layers++];
+            if (gan__ops[gn->layer.kind].flags & GAN__VIEW) nd->root = P->nodes[g->edges[gn->first_in]].root;
+        }
+        for (i = 0; i < gn->n_in; i++) {
+            gan__pedge *ed = &P->edges[gn->first_in + i];
+            ed->src = g->edges[gn->first_in + i];
+            ed->dst = k;
+            ed->slot = i;
+            ed->diff = !(gan__ops[gn->layer.kind].flags & GAN__NO_DX);
+            P->edge_shapes[gn->first_in + i] = g->nodes[ed->src].layer.out;
+            P->nodes[ed->src].n_out++;
+        }
+        if (gn->n_in > P->max_in) P->max_in = gn->n_in;
+    }
+    for (i = 0; i < n_outputs; i++) {
+        P->outputs[i] = outputs[i];
+        P->nodes[outputs[i]].output = i + 1;
+    }
+    /* consumers grouped by source, latest consumer first (the order backward reaches them) */
+    for (k = 0, at = 0; k < P->n_nodes; k++) {
+        P->nodes[k].first_out = at;
+        at += P->nodes[k].n_out;
+        P->nodes[k].n_out = 0;
+    }
+    for (e = P->n_edges - 1; e >= 0; e--) {
+        gan__pnode *src = &P->nodes[P->edges[e].src];
+        P->out_edges[src->first_out + src->n_out++] = e;
+    }
+    for (k = P->n_nodes - 1; k >= 0; k--) {
+        gan__pnode *nd = &P->nodes[k];
+        int first_writer = nd->output != 0;
+        nd->reaches = nd->output != 0;
+        for (e = 0; e < nd->n_out; e++) {
+            gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + e]];
+            if (!ed->diff || !P->nodes[ed->dst].reaches) continue;
+            nd->reaches = 1;
+            ed->own = first_writer;
+            first_writer = 1;
+        }
+    }
+    for (k = 0; k < P->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        unsigned needs = nd->layer ? gan__needs(nd->layer) : 0;
+        if (!nd->layer || nd->output) P->nodes[nd->root].keep = 1;
+        if (needs & GAN__NEEDS_Y) P->nodes[nd->root].keep = 1;
+        if (needs & GAN__NEEDS_X)
+            for (i = 0; i < nd->n_in; i++) P->nodes[P->nodes[P->edges[nd->first_in + i].src].root].keep = 1;
+    }
+    for (k = 0; k < P->n_nodes; k++) P->nodes[k].keep = P->nodes[P->nodes[k].root].keep;
+}
+
+/* What makes a graph unbuildable besides what gan_apply and the joins found. NULL if nothing. */
+static const char *gan__graph_problem(const gan_graph *g, int *node)
+{
+    int k, j;
+    for (k = 0; k < g->n_nodes; k++) {
+        const gan__gnode *gn = &g->nodes[k];
+        *node = k;
+        if (!gn->is_input && gn->layer.kind == GAN_EMBEDDING && !g->nodes[g->edges[gn->first_in]].is_input)
+            return "an Embedding's class index must come straight from a network input";
+        if (gn->is_input || !gn->name[0] || (!gn->layer.nW && !gn->layer.nb && gn->layer.kind != GAN_BATCHNORM)) continue;
+        for (j = 0; j < k; j++)
+            if (!g->nodes[j].is_input && strcmp(g->nodes[j].name, gn->name) == 0)
+                return "two nodes have one name";
+    }
+    return NULL;
+}
+
+/* Lays out the arena: parameters | gradients | first moments | second moments (each contiguous, so
+   zero-grad and the optimizer are single loops) | running statistics (with the blocks before,
+   everything a checkpoint holds) | training activations and saved values (region A) | inference,
+   gradients and the penalty's buffers (region S) | scratch. With base NULL it only counts; returns
+   the values used. */
+static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes *sizes, size_t size_a,
+                                size_t size_s, size_t work, gan_float **a, gan_float **s)
+{
+    size_t params = 0, off = 0, at = 0, buffers = 0;
+    int i;
+    for (i = 0; i < net->n_layers; i++) params = gan__add(params, gan__round_up(gan__add(net->layers[i].nW, net->layers[i].nb)));
+    for (i = 0; i < net->n_layers; i++) buffers = gan__add(buffers, gan__round_up(sizes[i].buffers / 2) * 2);
     net->n_params = params;
-    net->params = gan__carve(cv, params);
-    net->grads = gan__carve(cv, params);
-    net->opt_m = gan__carve(cv, params);
-    net->opt_v = gan__carve(cv, params);
+    if (base) {
+        net->params = base;
+        net->grads = base + params;
+        net->opt_m = base + 2 * params;
+        net->opt_v = base + 3 * params;
+    }
+    at = gan__mul(params, 4);
     for (i = 0; i < net->n_layers; i++) {
         gan_layer *L = &net->layers[i];
-        gan__layer_sizes ls = gan__layer_memory(L);
-        L->W = L->nW && cv->base ? net->params + off : NULL;
-        L->dW = L->nW && cv->base ? net->grads + off : NULL;
-        L->b = L->nb && cv->base ? net->params + off + L->nW : NULL;
-        L->db = L->nb && cv->base ? net->grads + off + L->nW : NULL;
-        off += gan__round_up(ls.params);
-        L->run_mean = ls.buffers ? gan__carve(cv, ls.buffers / 2) : NULL;
-        L->run_var = ls.buffers ? gan__carve(cv, ls.buffers / 2) : NULL;
+        size_t half = gan__round_up(sizes[i].buffers / 2);
+        if (base) {
+            L->W = L->nW ? net->params + off : NULL;
+            L->dW = L->nW ? net->grads + off : NULL;
+            L->b = L->nb ? net->params + off + L->nW : NULL;
+            L->db = L->nb ? net->grads + off + L->nW : NULL;
+            L->run_mean = sizes[i].buffers ? base + at : NULL;
+            L->run_var = sizes[i].buffers ? base + at + half : NULL;
+        }
+        off += gan__round_up(L->nW + L->nb);
+        if (sizes[i].buffers) at = gan__add(at, 2 * half);
     }
-    for (i = 0; i < net->n_layers; i++) net->layers[i].saved = gan__carve(cv, gan__layer_memory(&net->layers[i]).saved);
-    net->acts[0] = gan_tensor_make(gan__carve(cv, (size_t)B * gan__shape_count(net->in)), B, net->in.c,
-                                   net->in.h, net->in.w);
-    for (i = 0; i < net->n_layers; i++) {
-        gan_shape o = net->layers[i].out;
-        net->acts[i + 1] = gan_tensor_make(gan__carve(cv, (size_t)B * gan__shape_count(o)), B, o.c, o.h, o.w);
+    if (base) {
+        *a = base + at;
+        *s = base + at + size_a;
+        for (i = 0; i < net->n_layers; i++) net->layers[i].work = base + at + size_a + size_s;
     }
-    net->dbuf[0] = gan__carve(cv, (size_t)B * largest);
-    net->dbuf[1] = gan__carve(cv, (size_t)B * largest);
-    work_base = gan__carve(cv, work);
-    for (i = 0; i < net->n_layers; i++) net->layers[i].work = work_base;
+    return gan__add(gan__add(at, size_a), gan__add(size_s, work));
 }
 
-GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_layers, int max_batch,
-                               gan_rng *rng)
+/* The header block: the struct, its layers, the plan, its tables and the layers' sizes, carved in
+   one order. With cv->base NULL it only counts. */
+static gan_net *gan__net_header(gan__carver *cv, const gan_graph *g, int n_layers, int n_outputs, int n_params,
+                                gan__sizes **sizes)
+{
+    size_t slots = (size_t)g->n_edges + 1;
+    gan_net *net = (gan_net *)gan__carve_bytes(cv, sizeof(gan_net), 1);
+    gan_layer *layers = (gan_layer *)gan__carve_bytes(cv, sizeof(gan_layer), (size_t)n_layers);
+    gan__plan *P = (gan__plan *)gan__carve_bytes(cv, sizeof(gan__plan), 1);
+    gan__pnode *nodes = (gan__pnode *)gan__carve_bytes(cv, sizeof(gan__pnode), (size_t)g->n_nodes);
+    gan__pedge *edges = (gan__pedge *)gan__carve_bytes(cv, sizeof(gan__pedge), (size_t)g->n_edges);
+    int *out_edges = (int *)gan__carve_bytes(cv, sizeof(int), (size_t)g->n_edges);
+    int *inputs = (int *)gan__carve_bytes(cv, sizeof(int), (size_t)g->n_inputs);
+    int *outputs = (int *)gan__carve_bytes(cv, sizeof(int), (size_t)n_outputs);
+    gan_shape *edge_shapes = (gan_shape *)gan__carve_bytes(cv, sizeof(gan_shape), (size_t)g->n_edges);
+    const gan_float **xs = (const gan_float **)gan__carve_bytes(cv, sizeof(gan_float *), slots);
+    const gan_float **txs = (const gan_float **)gan__carve_bytes(cv, sizeof(gan_float *), slots);
+    gan_float **dxs = (gan_float **)gan__carve_bytes(cv, sizeof(gan_float *), slots);
+    gan_float **dtxs = (gan_float **)gan__carve_bytes(cv, sizeof(gan_float *), slots);
+    char(*names)[GAN_NAME_MAX] = (char(*)[GAN_NAME_MAX])gan__carve_bytes(cv, GAN_NAME_MAX, (size_t)g->n_nodes);
+    char(*param_names)[GAN_NAME_MAX + 16] = (char(*)[GAN_NAME_MAX + 16])gan__carve_bytes(
+        cv, GAN_NAME_MAX + 16, (size_t)n_params + 2 * (size_t)n_layers);
+    gan__sizes *s = (gan__sizes *)gan__carve_bytes(cv, sizeof(gan__sizes), (size_t)n_layers);
+    if (!cv->base) return NULL;
+    net->layers = layers;
+    net->plan = P;
+    P->nodes = nodes;
+    P->edges = edges;
+    P->out_edges = out_edges;
+    P->inputs = inputs;
+    P->outputs = outputs;
+    P->edge_shapes = edge_shapes;
+    P->xs = xs;
+    P->txs = txs;
+    P->dxs = dxs;
+    P->dtxs = dtxs;
+    P->names = names;
+    P->param_names = param_names;
+    *sizes = s;
+    return net;
+}
+
+/* name = prefix followed by the decimal digits of v. */
+static void gan__name_number(char *name, const char *prefix, size_t v)
+{
+    char digits[24];
+    int n = 0;
+    size_t len = strlen(prefix);
+    memcpy(name, prefix, len);
+    do digits[n++] = (char)('0' + v % 10); while ((v /= 10) && n < 24);
+    while (n > 0) name[len++] = digits[--n];
+    name[len] = 0;
+}
+
+static void gan__plan_free(gan__req *reqs, int *order, gan__slots *slots) /* build's scratch */
+{
+    GAN_FREE(reqs);
+    GAN_FREE(order);
+    GAN_FREE(slots);
+}
+
+GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags, gan_rng *rng)
 {
     gan_net *net;
-    gan__carver count_only, cv;
-    size_t header;
-    int i;
-    GAN_ASSERT(layers && n_layers > 0 && rng && "gan_net_create needs layers and an rng");
-    GAN_ASSERT(in.c > 0 && in.h > 0 && in.w > 0 && max_batch > 0 && "input shape and max_batch must be positive");
+    gan__plan *P;
+    gan__carver cv;
+    gan__req *reqs = NULL;
+    gan__slots *slots = NULL, *ns, *es;
+    gan__sizes *sizes = NULL;
+    gan__steps st;
+    int *order = NULL, k, i, e, nr_a = 0, nr_s = 0, n_layers, n_params = 0, n_outputs, bad, one_output;
+    const int *outputs;
+    size_t header, size_a, size_s, work = 0, B = (size_t)max_batch, count;
+    const char *problem;
+    gan_float *region_a = NULL, *region_s = NULL;
 
-    /* One block for the struct, the layers and the activation views; one for the arena. */
-    header = sizeof(gan_net) + (size_t)n_layers * sizeof(gan_layer) + (size_t)(n_layers + 1) * sizeof(gan_tensor);
-    net = (gan_net *)GAN_MALLOC(header);
-    if (!net) {
-        gan__fail("gan_net_create: out of memory for the network's description");
+    GAN_ASSERT(g && rng && "gan_net_build needs a graph and an rng");
+    GAN_ASSERT(max_batch > 0 && "gan_net_build: max_batch must be positive");
+    for (k = 0; k < GAN__N_OPS; k++) GAN_ASSERT(gan__ops[k].kind == (gan_layer_kind)k && "gan__ops is in gan_layer_kind's order");
+    if (max_batch <= 0) {
+        gan__fail("gan_net_build: max_batch must be positive");
         return NULL;
     }
-    memset(net, 0, header);
-    net->layers = (gan_layer *)(net + 1);
-    net->acts = (gan_tensor *)(net->layers + n_layers);
-    memcpy(net->layers, layers, (size_t)n_layers * sizeof(gan_layer));
+    if (g->error) {
+        gan__fail("gan_net_build: node %d: %s", g->error_node, g->error);
+        return NULL;
+    }
+    if (!g->n_inputs || !g->n_nodes || g->nodes[g->n_nodes - 1].is_input) {
+        gan__fail("gan_net_build: a network needs an input and a layer after it");
+        return NULL;
+    }
+    problem = gan__graph_problem(g, &bad);
+    if (problem) {
+        gan__fail("gan_net_build: node %d: %s", bad, problem);
+        return NULL;
+    }
+    one_output = g->n_nodes - 1;
+    outputs = g->n_outputs ? g->outputs : &one_output;
+    n_outputs = g->n_outputs ? g->n_outputs : 1;
+    n_layers = g->n_nodes - g->n_inputs;
+    for (k = 0; k < g->n_nodes; k++)
+        if (!g->nodes[k].is_input) n_params += (g->nodes[k].layer.nW > 0) + (g->nodes[k].layer.nb > 0);
+
+    /* One block for the struct, the layers, the plan and its tables. */
+    cv.base = NULL;
+    cv.used = 0;
+    gan__net_header(&cv, g, n_layers, n_outputs, n_params, &sizes);
+    header = cv.used;
+    cv.base = (char *)GAN_MALLOC(header);
+    if (!cv.base) {
+        gan__fail("gan_net_build: out of memory for the network's description");
+        return NULL;
+    }
+    memset(cv.base, 0, header);
+    cv.used = 0;
+    net = gan__net_header(&cv, g, n_layers, n_outputs, n_params, &sizes);
+    P = net->plan;
     net->n_layers = n_layers;
-    net->in = in;
+    net->n_inputs = g->n_inputs;
+    net->n_outputs = n_outputs;
     net->max_batch = max_batch;
     net->training = 1;
-    for (i = 0; i < n_layers; i++)
-        gan__layer_plan(&net->layers[i], i ? net->layers[i - 1].out : in, max_batch);
+    P->n_nodes = g->n_nodes;
+    P->n_edges = g->n_edges;
+    P->flags = flags;
+    P->last_mode = GAN__TRAIN;
+    for (k = 0, i = 0; k < g->n_nodes; k++) {
+        if (g->nodes[k].is_input) continue;
+        net->layers[i] = g->nodes[k].layer;
+        net->layers[i].max_batch = max_batch;
+        sizes[i++] = g->nodes[k].sizes;
+    }
+    gan__plan_graph(P, g, net->layers, outputs, n_outputs);
+    for (k = 0; k < g->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        if (g->nodes[k].name[0]) memcpy(P->names[k], g->nodes[k].name, GAN_NAME_MAX);
+        else if (nd->layer) gan__name_number(P->names[k], "", (size_t)nd->index);
+        else gan__name_number(P->names[k], "in", (size_t)nd->index);
+        nd->name = P->names[k];
+    }
 
-    count_only.base = NULL;
-    count_only.used = 0;
-    gan__net_layout(net, &count_only);
-    net->arena_count = count_only.used;
-    if (net->arena_count > (SIZE_MAX - GAN__ALIGN_BYTES) / sizeof(gan_float)) {
+    /* Plan the two regions. At most 8 requests per node and 3 per edge. */
+    reqs = (gan__req *)GAN_MALLOC(((size_t)8 * g->n_nodes + (size_t)3 * g->n_edges) * sizeof(gan__req));
+    order = (int *)GAN_MALLOC(((size_t)8 * g->n_nodes + (size_t)3 * g->n_edges) * sizeof(int));
+    slots = (gan__slots *)GAN_MALLOC(((size_t)g->n_nodes + g->n_edges) * sizeof(gan__slots));
+    if (!reqs || !order || !slots) {
+        gan__plan_free(reqs, order, slots);
         GAN_FREE(net);
-        gan__fail("gan_net_create: the network's arena would not fit in memory's address range");
+        gan__fail("gan_net_build: out of memory for planning");
+        return NULL;
+    }
+    ns = slots;
+    es = slots + g->n_nodes;
+    memset(slots, 0xff, ((size_t)g->n_nodes + g->n_edges) * sizeof(gan__slots)); /* every index -1: no buffer */
+    st.n = g->n_nodes;
+    for (k = 0; k < g->n_nodes; k++) { /* region A: the training forward */
+        gan__pnode *nd = &P->nodes[k];
+        if (nd->root == k) ns[k].act = gan__request(reqs, &nr_a, gan__mul(B, nd->count), nd->layer ? k + 1 : 0,
+                                                      gan__last_read(P, k, 0, g->n_nodes + 1, 1));
+        if (nd->layer) {
+            count = gan__add(sizes[nd->index].saved_fixed, gan__mul(B, sizes[nd->index].saved_per_sample));
+            if (count) ns[k].saved = gan__request(reqs, &nr_a, count, k + 1, g->n_nodes + 1);
+            if (sizes[nd->index].work > work) work = sizes[nd->index].work;
+        }
+    }
+    size_a = gan__place(reqs, nr_a, order);
+    st.infer0 = 0;
+    st.back0 = g->n_nodes + 2;
+    st.tan0 = st.back0 + 2 * g->n_nodes + 2;
+    st.dual0 = st.tan0 + g->n_nodes + 2;
+    st.end = (flags & GAN_BUILD_PENALTY) ? st.dual0 + 2 * g->n_nodes + 2 : st.tan0;
+    for (k = 0; k < g->n_nodes; k++) { /* region S: inference */
+        gan__pnode *nd = &P->nodes[k];
+        if (nd->root == k)
+            ns[k].iact = gan__request(reqs + nr_a, &nr_s, gan__mul(B, nd->count), st.infer0 + (nd->layer ? k + 1 : 0),
+                                      gan__last_read(P, k, st.infer0, st.infer0 + g->n_nodes + 1, 0));
+        if (nd->layer) {
+            count = gan__add(sizes[nd->index].saved_fixed, gan__mul(B, sizes[nd->index].saved_per_sample));
+            if (count) ns[k].isaved = gan__request(reqs + nr_a, &nr_s, count, st.infer0 + k + 1, st.infer0 + k + 1);
+        }
+    }
+    gan__request_grads(P, &st, st.back0, 0, reqs + nr_a, &nr_s, ns, es, B);
+    if (flags & GAN_BUILD_PENALTY) {
+        for (k = 0; k < g->n_nodes; k++)
+            ns[k].tan = gan__request(reqs + nr_a, &nr_s, gan__mul(B, P->nodes[k].count),
+                                     st.tan0 + (P->nodes[k].layer ? k + 1 : 0), st.end);
+        gan__request_grads(P, &st, st.dual0, 1, reqs + nr_a, &nr_s, ns, es, B);
+    }
+    size_s = gan__place(reqs + nr_a, nr_s, order);
+
+    /* The arena, checked against GAN_MAX_ARENA_BYTES before anything is allocated. */
+    net->arena_count = gan__arena_layout(net, NULL, sizes, size_a, size_s, gan__round_up(work), NULL, NULL);
+    if (net->arena_count > (GAN_MAX_ARENA_BYTES - GAN__ALIGN_BYTES) / sizeof(gan_float)) {
+        gan__plan_free(reqs, order, slots);
+        GAN_FREE(net);
+        gan__fail("gan_net_build: the network needs more than GAN_MAX_ARENA_BYTES (sizes overflow or are absurd)");
         return NULL;
     }
     net->arena_block = GAN_MALLOC(net->arena_count * sizeof(gan_float) + GAN__ALIGN_BYTES);
     if (!net->arena_block) {
+        gan__plan_free(reqs, order, slots);
         GAN_FREE(net);
-        gan__fail("gan_net_create: out of memory for the arena");
+        gan__fail("gan_net_build: out of memory for the arena");
         return NULL;
     }
     net->arena = (gan_float *)((char *)net->arena_block +
                                (GAN__ALIGN_BYTES - (size_t)((uintptr_t)net->arena_block % GAN__ALIGN_BYTES)) % GAN__ALIGN_BYTES);
     memset(net->arena, 0, net->arena_count * sizeof(gan_float));
-    cv.base = net->arena;
-    cv.used = 0;
-    gan__net_layout(net, &cv);
+    gan__arena_layout(net, net->arena, sizes, size_a, size_s, gan__round_up(work), &region_a, &region_s);
+    P->bytes_params = (size_t)(region_a - net->arena) * sizeof(gan_float);
+    P->bytes_train = size_a * sizeof(gan_float);
+    P->bytes_shared = size_s * sizeof(gan_float);
+    P->bytes_work = gan__round_up(work) * sizeof(gan_float);
+
+    /* Point every node and edge at its buffers (a view at its root's). */
+#define GAN__SLOT(region, reqs_of, idx) ((idx) < 0 ? (gan_float *)NULL : (region) + (reqs_of)[idx].off)
+    for (k = 0; k < g->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        gan_float *act = GAN__SLOT(region_a, reqs, ns[nd->root].act);
+        nd->act = gan_tensor_make(act, 0, nd->shape.c, nd->shape.h, nd->shape.w);
+        nd->saved = GAN__SLOT(region_a, reqs, ns[k].saved);
+        nd->iact = GAN__SLOT(region_s, reqs + nr_a, ns[nd->root].iact);
+        nd->isaved = GAN__SLOT(region_s, reqs + nr_a, ns[k].isaved);
+        nd->grad = GAN__SLOT(region_s, reqs + nr_a, ns[k].grad);
+        nd->pgrad = GAN__SLOT(region_s, reqs + nr_a, ns[k].pgrad);
+        nd->tgrad = GAN__SLOT(region_s, reqs + nr_a, ns[k].tgrad);
+        nd->tan = GAN__SLOT(region_s, reqs + nr_a, ns[k].tan);
+        nd->dx = gan_tensor_make(nd->grad, 0, nd->shape.c, nd->shape.h, nd->shape.w);
+        if (nd->layer) nd->layer->saved = nd->saved;
+    }
+    for (e = 0; e < g->n_edges; e++) {
+        P->edges[e].grad = GAN__SLOT(region_s, reqs + nr_a, es[e].grad);
+        P->edges[e].pgrad = GAN__SLOT(region_s, reqs + nr_a, es[e].pgrad);
+        P->edges[e].tgrad = GAN__SLOT(region_s, reqs + nr_a, es[e].tgrad);
+    }
+#undef GAN__SLOT
+    gan__plan_free(reqs, order, slots);
+
+    /* Parameter and buffer names: "<node>.<role>", in gan_net_param / gan_net_buffer order. */
+    for (k = 0, i = 0; k < g->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        const char *roles[4];
+        int r, n_roles = 0;
+        if (!nd->layer) continue;
+        if (nd->layer->nW) roles[n_roles++] = "weight";
+        if (nd->layer->nb) roles[n_roles++] = "bias";
+        if (nd->layer->run_mean) {
+            roles[n_roles++] = "running_mean";
+            roles[n_roles++] = "running_var";
+        }
+        for (r = 0; r < n_roles; r++, i++) {
+            size_t len = strlen(nd->name);
+            memcpy(P->param_names[i], nd->name, len);
+            P->param_names[i][len] = '.';
+            memcpy(P->param_names[i] + len + 1, roles[r], strlen(roles[r]) + 1);
+        }
+    }
 
     for (i = 0; i < n_layers; i++) {
         gan_layer *L = &net->layers[i];
@@ -1741,6 +3386,24 @@ GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_laye
     }
     gan_net_init(net, GAN_INIT_PYTORCH, rng);
     net->opt = gan_adam((gan_float)GAN__ADAM_LR, (gan_float)GAN__ADAM_BETA1, (gan_float)GAN__ADAM_BETA2);
+    return net;
+}
+
+GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_layers, int max_batch,
+                               gan_rng *rng)
+{
+    gan_graph *g;
+    gan_net *net;
+    GAN_ASSERT(layers && n_layers > 0 && rng && "gan_net_create needs layers and an rng");
+    GAN_ASSERT(in.c > 0 && in.h > 0 && in.w > 0 && max_batch > 0 && "input shape and max_batch must be positive");
+    g = gan_graph_new();
+    if (!g) {
+        gan__fail("gan_net_create: out of memory for the network's description");
+        return NULL;
+    }
+    gan_output(g, gan_chain(g, gan_input(g, in), layers, n_layers));
+    net = gan_net_build(g, max_batch, 0, rng);
+    gan_graph_free(g);
     return net;
 }
 
@@ -1761,53 +3424,436 @@ GANDEF void gan_net_init(gan_net *net, gan_init scheme, gan_rng *rng)
 
 GANDEF void gan_net_set_training(gan_net *net, int training) { net->training = training ? 1 : 0; }
 
+/* ---- running it ---- */
+
+/* The forward call of node k on n samples, in the training memory or the inference memory. */
+static gan__fwd gan__node_call(gan_net *net, int k, int n, gan__mode mode, int infer)
+{
+    gan__plan *P = net->plan;
+    const gan__pnode *nd = &P->nodes[k];
+    gan__fwd f;
+    int i;
+    for (i = 0; i < nd->n_in; i++) {
+        const gan__pnode *src = &P->nodes[P->edges[nd->first_in + i].src];
+        P->xs[i] = infer ? src->iact : src->act.data;
+    }
+    f.n = n;
+    f.n_in = nd->n_in;
+    f.in = P->edge_shapes + nd->first_in;
+    f.x = P->xs;
+    f.y = infer ? nd->iact : nd->act.data;
+    f.saved = infer ? nd->isaved : nd->saved;
+    f.mode = mode;
+    f.bias = 1;
+    return f;
+}
+
+static int gan__trainable(const gan_layer *L) { return (L->nW || L->nb) && !L->frozen; }
+
+/* A forward's inputs: input i's shape, one batch n with 1 <= n <= limit, valid class indices. 0 and
+   the reason otherwise (a wrong shape is also a programmer error and stops at GAN_ASSERT). */
+static int gan__check_inputs(const gan_net *net, const gan_tensor *xs, int limit, const char *who)
+{
+    const gan__plan *P = net->plan;
+    int i, k, n = xs[0].n;
+    for (i = 0; i < net->n_inputs; i++) {
+        const gan_tensor *x = &xs[i];
+        gan_shape s = P->nodes[P->inputs[i]].shape;
+        int ok = x->data && x->c == s.c && x->h == s.h && x->w == s.w;
+        GAN_ASSERT(ok && "input shape must match the network's");
+        if (!ok) return gan__fail("%s: input %d must be data of shape (%d, %d, %d)", who, i, s.c, s.h, s.w);
+        GAN_ASSERT(x->n == n && "every input must have the same batch");
+        if (x->n != n) return gan__fail("%s: input %d has batch %d, input 0 %d", who, i, x->n, n);
+    }
+    GAN_ASSERT(n > 0 && n <= limit && "batch must be between 1 and the network's max_batch");
+    if (n <= 0 || n > limit) return gan__fail("%s: batch %d is not between 1 and %d", who, n, limit);
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        const gan_float *label;
+        if (!nd->layer || nd->layer->kind != GAN_EMBEDDING) continue;
+        label = xs[P->nodes[P->edges[nd->first_in].src].index].data;
+        for (i = 0; i < n; i++)
+            if (!gan__label_ok(label[i], nd->layer->in_ch))
+                return gan__fail("%s: node '%s' (Embedding): sample %d's class index is not an integer in [0, %d)", who,
+                                 nd->name, i, nd->layer->in_ch);
+    }
+    return 1;
+}
+
+/* BatchNorm with batch statistics needs more than one value per channel in a call of n samples. */
+static int gan__check_batch_stats(const gan_net *net, int n, gan__mode mode, const char *who)
+{
+    const gan__plan *P = net->plan;
+    int k;
+    if (mode == GAN__EVAL) return 1;
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        if (nd->layer && nd->layer->kind == GAN_BATCHNORM && (size_t)n * nd->shape.h * nd->shape.w < 2)
+            return gan__fail("%s: node '%s' (BatchNorm) with batch statistics needs more than one value per channel, "
+                             "and a call of %d samples of (%d, %d, %d) gives one",
+                             who, nd->name, n, nd->shape.c, nd->shape.h, nd->shape.w);
+    }
+    return 1;
+}
+
+/* Every layer, first to first-made to last; a view needs nothing done, its memory is its source's. */
+static void gan__forward_nodes(gan_net *net, int n, gan__mode mode, int infer)
+{
+    gan__plan *P = net->plan;
+    int k;
+    for (k = 0; k < P->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        gan__fwd f;
+        if (!nd->layer || (gan__ops[nd->layer->kind].flags & GAN__VIEW)) continue;
+        f = gan__node_call(net, k, n, mode, infer);
+        gan__ops[nd->layer->kind].forward(nd->layer, &f);
+    }
+}
+
+/* The training forward: inputs copied in (memmove: one may be this network's own buffer), then the layers. */
+static int gan__forward(gan_net *net, const gan_tensor *xs, gan__mode mode, const char *who)
+{
+    gan__plan *P = net->plan;
+    int i, k, n;
+    if (!gan__check_inputs(net, xs, net->max_batch, who) || !gan__check_batch_stats(net, xs[0].n, mode, who)) return 0;
+    n = xs[0].n;
+    for (i = 0; i < net->n_inputs; i++) {
+        gan__pnode *in = &P->nodes[P->inputs[i]];
+        memmove(in->act.data, xs[i].data, (size_t)n * in->count * sizeof(gan_float));
+    }
+    net->batch = n;
+    P->last_mode = mode;
+    for (k = 0; k < P->n_nodes; k++) {
+        P->nodes[k].act.n = n;
+        if (P->nodes[k].layer) P->nodes[k].layer->last_training = mode == GAN__TRAIN;
+    }
+    gan__forward_nodes(net, n, mode, 0);
+    return 1;
+}
+
+GANDEF int gan_net_forward_multi(gan_net *net, const gan_tensor *xs)
+{
+    GAN_ASSERT(net && xs && "gan_net_forward_multi: NULL argument");
+    return gan__forward(net, xs, net->training ? GAN__TRAIN : GAN__EVAL, "gan_net_forward");
+}
+
 GANDEF const gan_tensor *gan_net_forward(gan_net *net, const gan_tensor *x)
 {
-    int i, n;
     GAN_ASSERT(net && x && x->data && "gan_net_forward: NULL argument");
-    GAN_ASSERT(x->c == net->in.c && x->h == net->in.h && x->w == net->in.w && "input shape must match the network's");
-    GAN_ASSERT(x->n > 0 && x->n <= net->max_batch && "batch must be between 1 and the network's max_batch");
-    n = x->n;
-    net->batch = n;
-    for (i = 0; i <= net->n_layers; i++) net->acts[i].n = n;
-    /* A copy, so the caller may reuse x (another network's output, say) before backward. */
-    memcpy(net->acts[0].data, x->data, gan_tensor_count(x) * sizeof(gan_float));
-    for (i = 0; i < net->n_layers; i++) gan_layer_forward(&net->layers[i], &net->acts[i + 1], &net->acts[i], net->training);
-    return &net->acts[net->n_layers];
+    GAN_ASSERT(net->n_inputs == 1 && "gan_net_forward: the network has several inputs (gan_net_forward_multi)");
+    return gan_net_forward_multi(net, x) ? gan_net_output(net) : NULL;
 }
 
-/* Backward through every layer, last to first; dparams = 0 leaves parameter gradients alone. */
-static const gan_tensor *gan__net_backward(gan_net *net, const gan_tensor *dy, int dparams)
+/* Which nodes' gradients a backward needs, first to last (the inputs' `need` is set by the caller):
+   a layer's when it has trainable parameters and dparams, or when one of its inputs' is. */
+static void gan__mark_need(gan__plan *P, int dparams)
 {
-    const gan_tensor *out, *cur = dy;
-    gan_tensor grads[2];
-    int i;
-    GAN_ASSERT(net && dy && dy->data && "gan_net_backward: NULL argument");
-    GAN_ASSERT(net->batch > 0 && "gan_net_backward needs a forward first");
-    out = &net->acts[net->n_layers];
-    GAN_ASSERT(dy->n == out->n && dy->c == out->c && dy->h == out->h && dy->w == out->w
-               && "dy must have the shape of the last forward's output");
-    (void)out;
-    /* Layer i writes its input gradient into dbuf[i % 2] while reading the other one. */
-    for (i = net->n_layers - 1; i >= 0; i--) {
-        gan_tensor *dx = &grads[i % 2];
-        const gan_tensor *x = &net->acts[i];
-        *dx = gan_tensor_make(net->dbuf[i % 2], x->n, x->c, x->h, x->w);
-        gan__layer_backward(&net->layers[i], dx, cur, x, &net->acts[i + 1], dparams);
-        cur = dx;
+    int k, i;
+    for (k = 0; k < P->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        if (!nd->layer) continue;
+        nd->need = dparams && gan__trainable(nd->layer);
+        for (i = 0; i < nd->n_in; i++) {
+            const gan__pedge *ed = &P->edges[nd->first_in + i];
+            if (ed->diff && P->nodes[ed->src].need) nd->need = 1;
+        }
     }
-    net->dx = *cur;
-    return &net->dx;
 }
 
-GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy) { return gan__net_backward(net, dy, 1); }
+/* Where the gradient along edge e goes: its own buffer, or straight into its source's. */
+static gan_float *gan__edge_target(gan__plan *P, const gan__pedge *ed)
+{
+    return ed->own ? ed->grad : P->nodes[ed->src].grad;
+}
+
+/* dst += src over count values */
+static void gan__add_into(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, size_t count)
+{
+    size_t j;
+    for (j = 0; j < count; j++) dst[j] += src[j];
+}
+
+/* The backward through every node that needs it, last to first. Node k first adds the gradients
+   that came along its own-buffer edges to the one written straight into its buffer (the sum rule
+   where paths meet, in a fixed order), then runs its op. Seeds are in the outputs' buffers. */
+static void gan__backward_nodes(gan_net *net, int dparams)
+{
+    gan__plan *P = net->plan;
+    int k, i, n = net->batch;
+    for (k = P->n_nodes - 1; k >= 0; k--) {
+        gan__pnode *nd = &P->nodes[k];
+        gan__fwd f;
+        gan__bwd b;
+        if (!nd->need || !nd->reaches) continue;
+        for (i = 0; i < nd->n_out; i++) {
+            const gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + i]];
+            if (ed->own && P->nodes[ed->dst].need) gan__add_into(nd->grad, ed->grad, (size_t)n * nd->count);
+        }
+        if (!nd->layer) continue;
+        f = gan__node_call(net, k, n, P->last_mode, 0);
+        for (i = 0; i < nd->n_in; i++) {
+            const gan__pedge *ed = &P->edges[nd->first_in + i];
+            P->dxs[i] = ed->diff && P->nodes[ed->src].need ? gan__edge_target(P, ed) : NULL;
+        }
+        b.dy = nd->grad;
+        b.dx = P->dxs;
+        b.dparams = b.dbias = dparams && gan__trainable(nd->layer);
+        gan__ops[nd->layer->kind].backward(nd->layer, &f, &b);
+    }
+    for (i = 0; i < net->n_inputs; i++) {
+        gan__pnode *in = &P->nodes[P->inputs[i]];
+        in->dx.n = n;
+        if (in->need && !in->reaches) memset(in->grad, 0, (size_t)n * in->count * sizeof(gan_float));
+    }
+}
+
+GANDEF int gan_net_backward_multi(gan_net *net, const gan_tensor *dys, unsigned what)
+{
+    gan__plan *P;
+    int i;
+    GAN_ASSERT(net && dys && "gan_net_backward_multi: NULL argument");
+    P = net->plan;
+    GAN_ASSERT(net->batch > 0 && "gan_net_backward needs a forward first");
+    if (net->batch <= 0) return gan__fail("gan_net_backward: no forward to go back through");
+    for (i = 0; i < net->n_outputs; i++) {
+        const gan_tensor *dy = &dys[i];
+        const gan__pnode *o = &P->nodes[P->outputs[i]];
+        int ok = !dy->data || (dy->n == net->batch && dy->c == o->shape.c && dy->h == o->shape.h && dy->w == o->shape.w);
+        GAN_ASSERT(ok && "dy must have the shape of the last forward's output");
+        if (!ok) return gan__fail("gan_net_backward: dL/doutput %d must have the last forward's batch %d and shape (%d, %d, %d)",
+                                  i, net->batch, o->shape.c, o->shape.h, o->shape.w);
+    }
+    for (i = 0; i < net->n_inputs; i++) P->nodes[P->inputs[i]].need = (what & GAN_GRAD_INPUTS) != 0;
+    gan__mark_need(P, (what & GAN_GRAD_PARAMS) != 0);
+    for (i = 0; i < net->n_outputs; i++) { /* copied (memmove) first, so dy may be any buffer of this network */
+        gan__pnode *o = &P->nodes[P->outputs[i]];
+        size_t bytes = (size_t)net->batch * o->count * sizeof(gan_float);
+        if (!o->need) continue;
+        if (dys[i].data) memmove(o->grad, dys[i].data, bytes);
+        else memset(o->grad, 0, bytes);
+    }
+    gan__backward_nodes(net, (what & GAN_GRAD_PARAMS) != 0);
+    return 1;
+}
+
+GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
+{
+    GAN_ASSERT(net && dy && dy->data && "gan_net_backward: NULL argument");
+    GAN_ASSERT(net->n_outputs == 1 && "gan_net_backward: the network has several outputs (gan_net_backward_multi)");
+    return gan_net_backward_multi(net, dy, GAN_GRAD_PARAMS | GAN_GRAD_INPUTS) ? gan_net_input_grad(net, 0) : NULL;
+}
 
 GANDEF const gan_tensor *gan_net_backward_input(gan_net *net, const gan_tensor *dy)
 {
-    return gan__net_backward(net, dy, 0);
+    GAN_ASSERT(net && dy && dy->data && "gan_net_backward_input: NULL argument");
+    GAN_ASSERT(net->n_outputs == 1 && "gan_net_backward_input: the network has several outputs (gan_net_backward_multi)");
+    return gan_net_backward_multi(net, dy, GAN_GRAD_INPUTS) ? gan_net_input_grad(net, 0) : NULL;
 }
 
-GANDEF const gan_tensor *gan_net_output(const gan_net *net) { return &net->acts[net->n_layers]; }
+GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *xs, gan_stats stats)
+{
+    gan__plan *P;
+    gan__mode mode = stats == GAN_STATS_BATCH ? GAN__BATCH_STATS : GAN__EVAL;
+    int i, n, c0, m, B;
+    GAN_ASSERT(net && ys && xs && "gan_net_infer: NULL argument");
+    P = net->plan;
+    B = net->max_batch;
+    if (!gan__check_inputs(net, xs, 2147483647, "gan_net_infer")) return 0;
+    n = xs[0].n;
+    for (i = 0; i < net->n_outputs; i++) {
+        const gan_tensor *y = &ys[i];
+        gan_shape s = P->nodes[P->outputs[i]].shape;
+        int ok = !y->data || (y->n == n && y->c == s.c && y->h == s.h && y->w == s.w);
+        GAN_ASSERT(ok && "gan_net_infer: y must have the output's shape and x's batch");
+        if (!ok) return gan__fail("gan_net_infer: output %d must be %d samples of (%d, %d, %d)", i, n, s.c, s.h, s.w);
+    }
+    if (!gan__check_batch_stats(net, n < B ? n : B, mode, "gan_net_infer") ||
+        (n > B && n % B && !gan__check_batch_stats(net, n % B, mode, "gan_net_infer")))
+        return 0;
+    for (c0 = 0; c0 < n; c0 += m) {
+        m = n - c0 < B ? n - c0 : B;
+        for (i = 0; i < net->n_inputs; i++) {
+            const gan__pnode *in = &P->nodes[P->inputs[i]];
+            memmove(in->iact, xs[i].data + (size_t)c0 * in->count, (size_t)m * in->count * sizeof(gan_float));
+        }
+        gan__forward_nodes(net, m, mode, 1);
+        for (i = 0; i < net->n_outputs; i++) {
+            const gan__pnode *o = &P->nodes[P->outputs[i]];
+            if (ys[i].data) memcpy(ys[i].data + (size_t)c0 * o->count, o->iact, (size_t)m * o->count * sizeof(gan_float));
+        }
+    }
+    return 1;
+}
+
+GANDEF int gan_net_infer(gan_net *net, gan_tensor *y, const gan_tensor *x, gan_stats stats)
+{
+    GAN_ASSERT(net && y && x && "gan_net_infer: NULL argument");
+    GAN_ASSERT(net->n_inputs == 1 && net->n_outputs == 1 && "gan_net_infer: one input and one output (gan_net_infer_multi)");
+    return gan_net_infer_multi(net, y, x, stats);
+}
+
+/* ---- gradient penalties ---- */
+
+/* dst += src (or dst = src while dst is still zero), tracking which adjoints are identically zero. */
+static void gan__gather(gan_float *dst, unsigned char *dst_zero, const gan_float *src, unsigned char src_zero, size_t count)
+{
+    if (src_zero) return;
+    if (*dst_zero) memcpy(dst, src, count * sizeof(gan_float));
+    else gan__add_into(dst, src, count);
+    *dst_zero = 0;
+}
+
+/* The dual backward: both adjoints from the last node to the first. A node whose tangent adjoint is
+   zero, or whose tangent is (it does not depend on the input differentiated), needs only its
+   ordinary backward on the primal adjoint; a node with both adjoints zero is skipped. Inputs get
+   no adjoints (nothing asks for them); parameters get dL/dW from both halves. */
+static void gan__dual_nodes(gan_net *net, gan__mode mode)
+{
+    gan__plan *P = net->plan;
+    int k, i, n = net->batch;
+    for (k = P->n_nodes - 1; k >= 0; k--) {
+        gan__pnode *nd = &P->nodes[k];
+        const gan__op *op;
+        gan__fwd f;
+        gan__bwd pb, tb;
+        int wrote_p, wrote_t;
+        if (!nd->layer || !nd->reaches) continue;
+        op = &gan__ops[nd->layer->kind];
+        for (i = 0; i < nd->n_out; i++) {
+            gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + i]];
+            if (!ed->own) continue;
+            gan__gather(nd->pgrad, &nd->pzero, ed->pgrad, ed->pzero, (size_t)n * nd->count);
+            gan__gather(nd->tgrad, &nd->tzero, ed->tgrad, ed->tzero, (size_t)n * nd->count);
+        }
+        if (nd->pzero && nd->tzero) continue;
+        f = gan__node_call(net, k, n, mode, 0);
+        for (i = 0; i < nd->n_in; i++) {
+            const gan__pedge *ed = &P->edges[nd->first_in + i];
+            const gan__pnode *src = &P->nodes[ed->src];
+            int to = ed->diff && src->layer != NULL;
+            P->dxs[i] = to ? (ed->own ? ed->pgrad : src->pgrad) : NULL;
+            P->dtxs[i] = to && src->down ? (ed->own ? ed->tgrad : src->tgrad) : NULL;
+            P->txs[i] = src->tan;
+        }
+        pb.dy = nd->pgrad;
+        pb.dx = P->dxs;
+        tb.dy = nd->tgrad;
+        tb.dx = P->dtxs;
+        pb.dparams = pb.dbias = tb.dparams = tb.dbias = gan__trainable(nd->layer);
+        if (nd->tzero || !nd->down) {
+            if (!nd->pzero) op->backward(nd->layer, &f, &pb);
+            wrote_p = !nd->pzero;
+            wrote_t = 0;
+        } else {
+            wrote_p = op->dual(op, nd->layer, &f, &pb, nd->pzero, P->txs, &tb);
+            wrote_t = 1;
+        }
+        for (i = 0; i < nd->n_in; i++) {
+            gan__pedge *ed = &P->edges[nd->first_in + i];
+            gan__pnode *src = &P->nodes[ed->src];
+            if (P->dxs[i]) *(ed->own ? &ed->pzero : &src->pzero) = (unsigned char)!wrote_p;
+            if (P->dtxs[i]) *(ed->own ? &ed->tzero : &src->tzero) = (unsigned char)!wrote_t;
+        }
+    }
+}
+
+/* P = scale mean_i phi(||g_i||) with scale = weight (WGAN-GP) or weight / 2 (R1, R2); writes
+   v_i = dP/dg_i = scale / n phi'(||g_i||) g_i / ||g_i||, taking (||g|| - 1) / ||g|| as 0 at ||g|| = 0
+   (the subgradient PyTorch's norm backward gives there). Returns P. */
+static double gan__penalty_seed(gan_float *v, const gan_float *g, int n, size_t D, gan_penalty_kind kind, gan_float weight)
+{
+    double total = 0, scale = kind == GAN_PENALTY_R1 || kind == GAN_PENALTY_R2 ? 0.5 * weight : weight;
+    size_t j;
+    int i;
+    for (i = 0; i < n; i++) {
+        const gan_float *gi = g + (size_t)i * D;
+        double sq = 0, norm, phi, coef;
+        for (j = 0; j < D; j++) sq += (double)gi[j] * gi[j];
+        norm = sqrt(sq);
+        if (kind == GAN_PENALTY_R1 || kind == GAN_PENALTY_R2) {
+            phi = sq;
+            coef = 2; /* phi'(norm) / norm */
+        } else {
+            double d = kind == GAN_PENALTY_WGAN_GP_ONE_SIDED && norm < 1 ? 0 : norm - 1;
+            phi = d * d;
+            coef = norm > 0 ? 2 * d / norm : 0;
+        }
+        total += phi;
+        for (j = 0; j < D; j++) v[(size_t)i * D + j] = (gan_float)(scale / n * coef * gi[j]);
+    }
+    return scale * total / n;
+}
+
+GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *xs, int wrt, gan_penalty_kind kind,
+                           gan_float weight)
+{
+    gan__plan *P;
+    gan__pnode *x, *out;
+    gan__mode mode;
+    int k, i, n;
+    size_t j;
+    GAN_ASSERT(net && penalty && xs && "gan_net_penalty: NULL argument");
+    P = net->plan;
+    GAN_ASSERT(wrt >= 0 && wrt < net->n_inputs && "gan_net_penalty: wrt must name an input");
+    if (!(P->flags & GAN_BUILD_PENALTY))
+        return gan__fail("gan_net_penalty: the network was built without GAN_BUILD_PENALTY (gan_net_build's flags)");
+    if (wrt < 0 || wrt >= net->n_inputs) return gan__fail("gan_net_penalty: input %d does not exist", wrt);
+    x = &P->nodes[P->inputs[wrt]];
+    out = &P->nodes[P->outputs[0]];
+    if (out->count != 1) return gan__fail("gan_net_penalty: the first output must hold one value per sample");
+    mode = net->training ? GAN__TRAIN : GAN__EVAL;
+    for (k = 0; k < P->n_nodes; k++) { /* what depends on x, and may the penalty pass it? */
+        gan__pnode *nd = &P->nodes[k];
+        nd->down = nd == x;
+        for (i = 0; i < nd->n_in; i++)
+            if (P->edges[nd->first_in + i].diff && P->nodes[P->edges[nd->first_in + i].src].down) nd->down = 1;
+        if (nd->down && nd->layer && (gan__ops[nd->layer->kind].flags & GAN__COUPLES) && mode == GAN__TRAIN)
+            return gan__fail("gan_net_penalty: node '%s' (%s) in training mode %s, so a per-sample input gradient "
+                             "is not defined; evaluation mode, or LayerNorm in a critic",
+                             nd->name, gan__ops[nd->layer->kind].name,
+                             nd->layer->kind == GAN_DROPOUT ? "draws noise" : "mixes the samples");
+    }
+    if (!gan__forward(net, xs, mode, "gan_net_penalty")) return 0;
+    n = net->batch;
+
+    /* 1. g_i = dD(x_i)/dx_i: a backward for x's gradient alone, seeded with 1 per sample */
+    for (i = 0; i < net->n_inputs; i++) P->nodes[P->inputs[i]].need = i == wrt;
+    gan__mark_need(P, 0);
+    for (i = 0; i < net->n_outputs; i++) {
+        gan__pnode *o = &P->nodes[P->outputs[i]];
+        if (o->need) memset(o->grad, 0, (size_t)n * o->count * sizeof(gan_float));
+    }
+    for (i = 0; i < n && out->need; i++) out->grad[i] = 1;
+    gan__backward_nodes(net, 0);
+
+    /* 2. P and its gradient v = dP/dg, held fixed: dP/dtheta = d<v, g>/dtheta, and <v_i, g_i> is the
+          forward-mode derivative of D at x_i along v_i */
+    *penalty = (gan_float)gan__penalty_seed(x->tan, x->grad, n, x->count, kind, weight);
+
+    /* 3. tangents: D's forward-mode derivative along v, node by node */
+    for (k = 0; k < P->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        gan__fwd f;
+        if (nd == x) continue;
+        if (!nd->down) {
+            memset(nd->tan, 0, (size_t)n * nd->count * sizeof(gan_float));
+            continue;
+        }
+        f = gan__node_call(net, k, n, mode, 0);
+        for (i = 0; i < nd->n_in; i++) P->txs[i] = P->nodes[P->edges[nd->first_in + i].src].tan;
+        gan__ops[nd->layer->kind].tangent(&gan__ops[nd->layer->kind], nd->layer, &f, P->txs, nd->tan);
+    }
+
+    /* 4. backpropagate sum_i <v_i, g_i> through the primal and the tangent together */
+    for (k = 0; k < P->n_nodes; k++) P->nodes[k].pzero = P->nodes[k].tzero = 1;
+    for (k = 0; k < P->n_edges; k++) P->edges[k].pzero = P->edges[k].tzero = 1;
+    for (j = 0; j < (size_t)n; j++) out->tgrad[j] = 1;
+    out->tzero = 0;
+    gan__dual_nodes(net, mode);
+    return 1;
+}
+
+/* ---- training ---- */
 
 /* n values of x set to 0; x may be NULL when n is 0 (a network without parameters). */
 static void gan__clear(gan_float *x, size_t n)
@@ -1827,14 +3873,87 @@ GANDEF void gan_net_set_optim(gan_net *net, gan_optim opt)
 
 GANDEF void gan_net_step(gan_net *net)
 {
+    int i;
     net->opt.step++;
-    gan_optim_update(net->params, net->opt_m, net->opt_v, net->grads, &net->opt, net->n_params);
+    for (i = 0; i < net->n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        gan_optim o = net->opt;
+        size_t at;
+        if (!gan__trainable(L)) continue;
+        at = (size_t)((L->W ? L->W : L->b) - net->params);
+        o.lr = net->opt.lr * L->lr_mult;
+        gan_optim_update(net->params + at, net->opt_m + at, net->opt_v + at, net->grads + at, &o, L->nW + L->nb);
+    }
+}
+
+GANDEF int gan_net_copy_params(gan_net *dst, const gan_net *src)
+{
+    int i;
+    GAN_ASSERT(dst && src && "gan_net_copy_params: NULL argument");
+    if (dst->n_layers != src->n_layers)
+        return gan__fail("gan_net_copy_params: %d layers into %d", src->n_layers, dst->n_layers);
+    for (i = 0; i < src->n_layers; i++) {
+        const gan_layer *a = &src->layers[i], *b = &dst->layers[i];
+        if (a->kind != b->kind || a->nW != b->nW || a->nb != b->nb || !a->run_mean != !b->run_mean)
+            return gan__fail("gan_net_copy_params: layer %d is %s with %z + %z parameters in one and %s with %z + %z in the other",
+                             i, gan__ops[a->kind].name, a->nW, a->nb, gan__ops[b->kind].name, b->nW, b->nb);
+    }
+    for (i = 0; i < src->n_layers; i++) {
+        const gan_layer *a = &src->layers[i];
+        gan_layer *b = &dst->layers[i];
+        if (a->nW) memcpy(b->W, a->W, a->nW * sizeof(gan_float));
+        if (a->nb) memcpy(b->b, a->b, a->nb * sizeof(gan_float));
+        if (a->run_mean) {
+            memcpy(b->run_mean, a->run_mean, (size_t)a->in.c * sizeof(gan_float));
+            memcpy(b->run_var, a->run_var, (size_t)a->in.c * sizeof(gan_float));
+        }
+    }
+    return 1;
+}
+
+/* ---- looking inside ---- */
+
+GANDEF const gan_tensor *gan_net_output(const gan_net *net) { return gan_net_output_at(net, 0); }
+
+GANDEF const gan_tensor *gan_net_output_at(const gan_net *net, int i)
+{
+    GAN_ASSERT(net && i >= 0 && i < net->n_outputs && "output index out of range");
+    return &net->plan->nodes[net->plan->outputs[i]].act;
+}
+
+GANDEF const gan_tensor *gan_net_input_grad(const gan_net *net, int i)
+{
+    GAN_ASSERT(net && i >= 0 && i < net->n_inputs && "input index out of range");
+    return &net->plan->nodes[net->plan->inputs[i]].dx;
+}
+
+GANDEF gan_shape gan_net_input_shape(const gan_net *net, int i)
+{
+    GAN_ASSERT(net && i >= 0 && i < net->n_inputs && "input index out of range");
+    return net->plan->nodes[net->plan->inputs[i]].shape;
 }
 
 GANDEF gan_layer *gan_net_layer(gan_net *net, int i)
 {
-    GAN_ASSERT(i >= 0 && i < net->n_layers && "layer index out of range");
+    GAN_ASSERT(net && i >= 0 && i < net->n_layers && "layer index out of range");
     return &net->layers[i];
+}
+
+GANDEF gan_layer *gan_net_node_layer(gan_net *net, gan_node node)
+{
+    GAN_ASSERT(net && node.id >= 0 && node.id < net->plan->n_nodes && "a node of the graph this network was built from");
+    return net->plan->nodes[node.id].layer;
+}
+
+GANDEF const gan_tensor *gan_net_layer_output(const gan_net *net, int i)
+{
+    const gan__plan *P;
+    int k;
+    GAN_ASSERT(net && i >= 0 && i < net->n_layers && "layer index out of range");
+    P = net->plan;
+    for (k = 0; k < P->n_nodes; k++)
+        if (P->nodes[k].layer == &net->layers[i]) return P->nodes[k].keep ? &P->nodes[k].act : NULL;
+    return NULL;
 }
 
 /* The shape of a layer's weight as PyTorch lays it out. */
@@ -1842,6 +3961,7 @@ static int gan__weight_shape(const gan_layer *L, int *shape)
 {
     switch (L->kind) {
     case GAN_LINEAR: shape[0] = L->out_ch; shape[1] = L->in_ch; return 2;
+    case GAN_EMBEDDING: shape[0] = L->in_ch; shape[1] = L->out_ch; return 2;
     case GAN_CONV2D: shape[0] = L->out_ch; shape[1] = L->in_ch; shape[2] = shape[3] = L->k; return 4;
     case GAN_CONV_TRANSPOSE2D: shape[0] = L->in_ch; shape[1] = L->out_ch; shape[2] = shape[3] = L->k; return 4;
     case GAN_LAYERNORM:
@@ -1849,6 +3969,17 @@ static int gan__weight_shape(const gan_layer *L, int *shape)
         return 3;
     default: shape[0] = (int)L->nW; return 1;
     }
+}
+
+/* The name of the i-th tensor of layer `layer` (weight, bias, then running statistics). */
+static const char *gan__tensor_name(const gan_net *net, int layer, int i)
+{
+    int l, at = 0;
+    for (l = 0; l < layer; l++) {
+        const gan_layer *L = &net->layers[l];
+        at += (L->nW > 0) + (L->nb > 0) + (L->run_mean ? 2 : 0);
+    }
+    return net->plan->param_names[at + i];
 }
 
 /* Parameters in order: for each layer, its weight then its bias. */
@@ -1872,12 +4003,14 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
             p.grad = L->dW;
             p.count = L->nW;
             p.ndim = gan__weight_shape(L, p.shape);
+            p.name = gan__tensor_name(net, i, 0);
         } else if (L->nb && k-- == 0) {
             p.data = L->b;
             p.grad = L->db;
             p.count = L->nb;
             p.ndim = L->kind == GAN_LAYERNORM ? gan__weight_shape(L, p.shape) : 1; /* LayerNorm: (C, H, W) */
             if (p.ndim == 1) p.shape[0] = (int)L->nb;
+            p.name = gan__tensor_name(net, i, L->nW > 0);
         } else {
             continue;
         }
@@ -1910,6 +4043,7 @@ GANDEF gan_param gan_net_buffer(gan_net *net, int index)
         if (index < 2) {
             p.layer = i;
             p.role = index == 0 ? "running_mean" : "running_var";
+            p.name = gan__tensor_name(net, i, (L->nW > 0) + (L->nb > 0) + index);
             p.data = index == 0 ? L->run_mean : L->run_var;
             p.count = (size_t)L->in.c;
             p.ndim = 1;
@@ -1922,41 +4056,37 @@ GANDEF gan_param gan_net_buffer(gan_net *net, int index)
 }
 
 #ifndef GAN_NO_STDIO
-static const char *gan__kind_name(gan_layer_kind kind)
-{
-    switch (kind) {
-    case GAN_LINEAR: return "Linear";
-    case GAN_CONV2D: return "Conv2d";
-    case GAN_CONV_TRANSPOSE2D: return "ConvTranspose2d";
-    case GAN_BATCHNORM: return "BatchNorm";
-    case GAN_LAYERNORM: return "LayerNorm";
-    case GAN_RELU: return "ReLU";
-    case GAN_LEAKY_RELU: return "LeakyReLU";
-    case GAN_TANH: return "Tanh";
-    case GAN_SIGMOID: return "Sigmoid";
-    case GAN_DROPOUT: return "Dropout";
-    case GAN_RESHAPE: return "Reshape";
-    case GAN_UPSAMPLE2X: return "Upsample2x";
-    }
-    return "?";
-}
-
 GANDEF void gan_net_print(const gan_net *net, FILE *f)
 {
-    int i;
+    const gan__plan *P = net->plan;
+    const double MiB = 1024.0 * 1024.0;
     size_t total = 0;
-    fprintf(f, "  #  layer            output (C, H, W)   parameters\n");
-    fprintf(f, "     input            (%d, %d, %d)\n", net->in.c, net->in.h, net->in.w);
-    for (i = 0; i < net->n_layers; i++) {
-        const gan_layer *L = &net->layers[i];
-        char shape[48];
-        sprintf(shape, "(%d, %d, %d)", L->out.c, L->out.h, L->out.w);
-        fprintf(f, "%3d  %-15s  %-17s  %lu\n", i, L->kind == GAN_RESHAPE && L->to.c < 0 ? "Flatten" : gan__kind_name(L->kind),
-                shape, (unsigned long)(L->nW + L->nb));
-        total += L->nW + L->nb;
+    int k, i;
+    fprintf(f, "  #  %-14s %-15s %-22s %-18s parameters\n", "name", "kind", "inputs", "output (C, H, W)");
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        const gan_layer *L = nd->layer;
+        char shape[48], inputs[64], num[8];
+        size_t at = 0;
+        inputs[0] = 0;
+        for (i = 0; i < nd->n_in && at < sizeof inputs - 1; i++) {
+            const char *s = P->nodes[P->edges[nd->first_in + i].src].name;
+            if (i) inputs[at++] = ',';
+            while (*s && at < sizeof inputs - 1) inputs[at++] = *s++;
+            inputs[at] = 0;
+        }
+        sprintf(shape, "(%d, %d, %d)", nd->shape.c, nd->shape.h, nd->shape.w);
+        if (L) sprintf(num, "%3d", nd->index);
+        else sprintf(num, "   ");
+        fprintf(f, "%s  %-14s %-15s %-22s %-18s %lu\n", num, nd->name,
+                !L ? "input" : L->kind == GAN_RESHAPE && L->to.c < 0 ? "Flatten" : gan__ops[L->kind].name, inputs,
+                shape, (unsigned long)(L ? L->nW + L->nb : 0));
+        if (L) total += L->nW + L->nb;
     }
-    fprintf(f, "     %lu parameters, arena %.2f MiB for batches up to %d\n", (unsigned long)total,
-            (double)gan_net_arena_bytes(net) / (1024.0 * 1024.0), net->max_batch);
+    fprintf(f, "     %lu parameters, arena %.2f MiB for batches up to %d (parameters, gradients, moments and "
+               "statistics %.2f; training activations %.2f; gradients and sampling %.2f; scratch %.2f)\n",
+            (unsigned long)total, (double)gan_net_arena_bytes(net) / MiB, net->max_batch, (double)P->bytes_params / MiB,
+            (double)P->bytes_train / MiB, (double)P->bytes_shared / MiB, (double)P->bytes_work / MiB);
 }
 #endif
 

@@ -241,8 +241,8 @@ static const char *kind_name(gan_layer_kind kind)
     case GAN_DROPOUT: return "dropout";
     case GAN_RESHAPE: return "reshape";
     case GAN_UPSAMPLE2X: return "upsample2x";
+    default: return "other"; /* the reference DCGAN has no other kind */
     }
-    return "?";
 }
 
 static gan_tensor batch_of(gan_float *data, gan_shape s)
@@ -250,20 +250,27 @@ static gan_tensor batch_of(gan_float *data, gan_shape s)
     return gan_tensor_make(data, BATCH, s.c, s.h, s.w);
 }
 
-/* Times each layer of net on its own, in training mode, on the activations of a forward of x: the
-   layer reads the network's own arena views, the gradients go to two buffers of our own. */
+/* Times each layer of net on its own, in training mode, on activations of our own: one forward of x
+   layer by layer through buffers we hold (the network's arena reuses its memory), the gradients
+   into two buffers of our own. */
 static void bench_layers(const char *name, gan_net *net, const gan_tensor *x, gan_rng *rng)
 {
     size_t most = 0;
-    gan_float *dx, *dy;
+    gan_float *dx, *dy, **acts;
     int i;
 
-    gan_net_forward(net, x);
+    acts = (gan_float **)calloc((size_t)net->n_layers + 1, sizeof *acts);
+    if (!acts) exit(1);
+    acts[0] = x->data;
     for (i = 0; i < net->n_layers; i++) {
-        const gan_layer *l = &net->layers[i];
+        gan_layer *l = gan_net_layer(net, i);
         size_t in = (size_t)l->in.c * l->in.h * l->in.w, out = (size_t)l->out.c * l->out.h * l->out.w;
+        gan_tensor xi = batch_of(acts[i], l->in), yi;
         if (in > most) most = in;
         if (out > most) most = out;
+        acts[i + 1] = alloc_floats(out * BATCH, rng);
+        yi = batch_of(acts[i + 1], l->out);
+        gan_layer_forward(l, &yi, &xi, 1);
     }
     dx = alloc_floats(most * BATCH, rng);
     dy = alloc_floats(most * BATCH, rng);
@@ -272,8 +279,8 @@ static void bench_layers(const char *name, gan_net *net, const gan_tensor *x, ga
         gan_layer *l = gan_net_layer(net, i);
         double fwd, bwd;
         c.layer = l;
-        c.x = batch_of(net->acts[i].data, l->in);
-        c.y = batch_of(net->acts[i + 1].data, l->out);
+        c.x = batch_of(acts[i], l->in);
+        c.y = batch_of(acts[i + 1], l->out);
         c.dx = batch_of(dx, l->in);
         c.dy = batch_of(dy, l->out);
         fwd = time_median(run_layer_forward, &c, MIN_REPS);
@@ -286,6 +293,8 @@ static void bench_layers(const char *name, gan_net *net, const gan_tensor *x, ga
                l->out.h, l->out.w);
         fflush(stdout);
     }
+    for (i = 1; i <= net->n_layers; i++) free(acts[i]);
+    free(acts);
     free(dx);
     free(dy);
 }

@@ -158,7 +158,8 @@ static double comp_eval(comp *c)
             size_t m = (size_t)net->batch * shape_count(net->layers[l].in);
             if (!is_kink(net->layers[l].kind)) continue;
             for (i = 0; i < m; i++, s++) {
-                unsigned char positive = net->acts[l].data[i] > 0;
+                /* the layer's output has its input's sign (ReLU, and LeakyReLU with slope >= 0) */
+                unsigned char positive = gan_net_layer_output(net, l)->data[i] > 0;
                 if (c->recording)
                     c->side[s] = positive;
                 else if (c->side[s] != positive)
@@ -924,7 +925,7 @@ static void test_backward_input(void)
     layers[7] = gan_linear(2 * 8 * 6, 3);
     layers[8] = gan_sigmoid();
     net = make_net(gan_chw(2, 7, 5), layers, 9, 4, 91);
-    nx = 3 * shape_count(net->in);
+    nx = 3 * shape_count(gan_net_input_shape(net, 0));
     x = (gan_float *)xcalloc(nx, sizeof(gan_float));
     dx_full = (gan_float *)xcalloc(nx, sizeof(gan_float));
     grads_before = (gan_float *)xcalloc(net->n_params, sizeof(gan_float));

@@ -60,7 +60,7 @@ int main(void)
         gan_layer *lin = gan_net_layer(net, 3);
         gan_float ref[6];
         double worst = 0;
-        gan_gemm(0, 1, 2, 3, 36, 1, net->acts[3].data, 36, lin->W, 36, 0, ref, 3);
+        gan_gemm(0, 1, 2, 3, 36, 1, gan_net_layer_output(net, 2)->data, 36, lin->W, 36, 0, ref, 3);
         for (i = 0; i < 6; i++) {
             double want = tanh(ref[i % 6] + lin->b[i % 3]);
             if (fabs(want - y->data[i]) > worst) worst = fabs(want - y->data[i]);

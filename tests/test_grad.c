@@ -58,7 +58,7 @@ static void chain_init(chain *c, gan_net *a, gan_net *b, int batch, int bce, uin
     c->n_nets = b ? 2 : 1;
     c->batch = batch;
     c->bce = bce;
-    c->nx = (size_t)batch * shape_count(a->in);
+    c->nx = (size_t)batch * shape_count(gan_net_input_shape(a, 0));
     {
         gan_net *last = c->net[c->n_nets - 1];
         c->ny = (size_t)batch * shape_count(last->layers[last->n_layers - 1].out);
@@ -91,7 +91,8 @@ static void chain_free(chain *c)
    L; records or compares the sides of the ReLU / LeakyReLU inputs. */
 static double chain_loss(chain *c)
 {
-    gan_tensor in = gan_tensor_make(c->x, c->batch, c->net[0]->in.c, c->net[0]->in.h, c->net[0]->in.w);
+    gan_tensor in = gan_tensor_make(c->x, c->batch, gan_net_input_shape(c->net[0], 0).c, gan_net_input_shape(c->net[0], 0).h,
+                                   gan_net_input_shape(c->net[0], 0).w);
     const gan_tensor *y = &in;
     long double sum = 0;
     size_t i, s = 0;
@@ -104,7 +105,8 @@ static double chain_loss(chain *c)
             size_t m = (size_t)c->batch * shape_count(net->layers[l].in);
             if (!is_kink(net->layers[l].kind)) continue;
             for (i = 0; i < m; i++, s++) {
-                unsigned char positive = net->acts[l].data[i] > 0;
+                /* the layer's output has its input's sign (ReLU, and LeakyReLU with slope >= 0) */
+                unsigned char positive = gan_net_layer_output(net, l)->data[i] > 0;
                 if (c->recording)
                     c->side[s] = positive;
                 else if (c->side[s] != positive)
@@ -553,8 +555,9 @@ static void test_losses(void)
 static void bn_reference_dx(gan_float *dx, const chain *c, const gan_float *gamma, double count_extra, double eps)
 {
     const gan_net *net = c->net[0];
-    int ch, C = net->in.c, n, N = c->batch;
-    size_t hw = (size_t)net->in.h * net->in.w, i;
+    gan_shape in = gan_net_input_shape(net, 0);
+    int ch, C = in.c, n, N = c->batch;
+    size_t hw = (size_t)in.h * in.w, i;
     for (ch = 0; ch < C; ch++) {
         double m = (double)N * hw, mean = 0, var = 0, sdy = 0, sdyx = 0, istd;
         for (n = 0; n < N; n++)

@@ -451,7 +451,8 @@ static const gan_tensor *forward_fixture(gan_net *net, const fixture *fx, const 
     free(*buf);
     *buf = fx_floats(x);
     s = fx_sample_shape(x);
-    if (s.c != net->in.c || s.h != net->in.h || s.w != net->in.w || x->dims[0] > net->max_batch) {
+    if (s.c != gan_net_input_shape(net, 0).c || s.h != gan_net_input_shape(net, 0).h ||
+        s.w != gan_net_input_shape(net, 0).w || x->dims[0] > net->max_batch) {
         test_report(check, 0, "%s does not have the first input's shape", x_name);
         return NULL;
     }
