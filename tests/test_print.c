@@ -1,5 +1,6 @@
-/* tests/test_print.c - gan_net_print: one line per layer with its kind, output shape and parameter
-   count, then the total and the arena's size, so a user can see what gan_net_create planned. */
+/* tests/test_print.c - gan_net_print: one line per node with its name, kind, inputs, output shape and
+   parameter count, then the total and the arena's size, so a user can see what was planned: for a
+   chain (gan_net_create) and for a graph with named nodes, two inputs and a join. */
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
 #include "test.h"
@@ -38,7 +39,33 @@ int main(void)
     test_report("print: output shapes", strstr(text, "(4, 14, 14)") && strstr(text, "(784, 1, 1)") &&
                 strstr(text, "(1, 1, 1)"), "%s", text);
     test_report("print: total parameters 68 + 8 + 785 = 861", strstr(text, "861 parameters") != NULL, "%s", text);
-    fclose(f);
     gan_net_free(net);
+
+    {
+        gan_graph *g = gan_graph_new();
+        gan_node img = gan_input(g, gan_chw(1, 4, 4)), lab = gan_input(g, gan_chw(1, 1, 1)), h, e;
+        gan_name(g, img, "image");
+        h = gan_apply(g, gan_flatten(), img);
+        gan_name(g, h, "flat");
+        e = gan_apply(g, gan_embedding(3, 16), lab); /* 48 parameters */
+        gan_name(g, e, "embed");
+        gan_inner(g, h, e);
+        net = gan_net_build(g, 2, 0, &rng);
+        gan_graph_free(g);
+        rewind(f);
+        gan_net_print(net, f);
+        len = (size_t)ftell(f);
+        rewind(f);
+        len = fread(text, 1, len < sizeof text - 1 ? len : sizeof text - 1, f);
+        text[len] = 0;
+        for (p = text, lines = 0; *p; p++) lines += *p == '\n';
+        /* a header, two inputs, three layers, the total */
+        test_report("print: a graph shows one line per node, inputs included", lines == 7, "%d lines:\n%s", lines, text);
+        test_report("print: a graph's nodes by name, each with its inputs", strstr(text, "image") && strstr(text, "in1") &&
+                    strstr(text, "Embedding") && strstr(text, "Inner") && strstr(text, "flat,embed"), "%s", text);
+        test_report("print: a graph's total, 48 parameters", strstr(text, " 48 parameters") != NULL, "%s", text);
+        gan_net_free(net);
+    }
+    fclose(f);
     return test_finish();
 }
