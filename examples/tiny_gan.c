@@ -194,18 +194,19 @@ static float mean_prob(const gan_tensor *logits)
     return s / (float)logits->n;
 }
 
-/* Samples G on the fixed noise batch in evaluation mode (BatchNorm uses its running estimates, so a
-   sample does not depend on the rest of the batch) and writes the grid. */
-static void snapshot(gan_net *G, gan_float *fixed_z, const char *dir, int step)
+/* Samples G on the fixed noise batch with BatchNorm's running estimates (a sample does not depend on
+   the rest of the batch) and writes the grid. gan_net_infer has memory of its own, so sampling never
+   disturbs training, wherever it is called. */
+static void snapshot(gan_net *G, gan_float *fixed_z, gan_float *samples, const char *dir, int step)
 {
     char path[1024];
-    gan_tensor z = gan_tensor_make(fixed_z, BATCH, ZDIM, 1, 1);
-    const gan_tensor *fake;
-    gan_net_set_training(G, 0);
-    fake = gan_net_forward(G, &z);
-    gan_net_set_training(G, 1);
+    gan_tensor z = gan_tensor_make(fixed_z, BATCH, ZDIM, 1, 1), y = gan_tensor_make(samples, BATCH, 1, IMG, IMG);
+    if (!gan_net_infer(G, &y, &z, GAN_STATS_RUNNING)) {
+        fprintf(stderr, "gan_net_infer: %s\n", gan_last_error());
+        return;
+    }
     snprintf(path, sizeof path, "%s/tiny_gan_step%04d.pgm", dir, step);
-    if (write_grid(path, fake->data, BATCH) != 0) fprintf(stderr, "could not write %s\n", path);
+    if (write_grid(path, samples, BATCH) != 0) fprintf(stderr, "could not write %s\n", path);
 }
 
 /* ----------------------------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ int main(int argc, char **argv)
     int i, step, print_every;
     gan_rng rng, data_rng, noise_rng;
     gan_net *G, *D;
-    gan_float *real, *z, *fixed_z, dlogits[BATCH];
+    gan_float *real, *z, *fixed_z, *samples, dlogits[BATCH];
     double t_start, t_last;
     float acc_d = 0, acc_g = 0, acc_dx = 0, acc_dgz = 0;
     int acc_n = 0;
@@ -293,7 +294,8 @@ int main(int argc, char **argv)
     real = (gan_float *)malloc(sizeof(gan_float) * BATCH * PIX);
     z = (gan_float *)malloc(sizeof(gan_float) * BATCH * ZDIM);
     fixed_z = (gan_float *)malloc(sizeof(gan_float) * BATCH * ZDIM);
-    if (!real || !z || !fixed_z) {
+    samples = (gan_float *)malloc(sizeof(gan_float) * BATCH * PIX);
+    if (!real || !z || !fixed_z || !samples) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
@@ -308,7 +310,7 @@ int main(int argc, char **argv)
     if (write_grid(path, real, BATCH) != 0) fprintf(stderr, "could not write %s\n", path);
 
     print_every = steps >= 20 ? steps / 20 : 1;
-    snapshot(G, fixed_z, out_dir, 0);
+    snapshot(G, fixed_z, samples, out_dir, 0);
 
     printf("training %d steps, batch %d\n", steps, BATCH);
     t_start = t_last = seconds();
@@ -371,7 +373,7 @@ int main(int argc, char **argv)
         }
         /* a picture each time training passes another 1 / (N_SNAPSHOTS - 1) of the steps */
         if ((long)step * (N_SNAPSHOTS - 1) / steps != (long)(step - 1) * (N_SNAPSHOTS - 1) / steps)
-            snapshot(G, fixed_z, out_dir, step);
+            snapshot(G, fixed_z, samples, out_dir, step);
     }
     printf("trained in %.1f s\n", seconds() - t_start);
     printf("pictures: %s/tiny_gan_real.pgm (training images) and %s/tiny_gan_step*.pgm (samples)\n",
@@ -380,6 +382,7 @@ int main(int argc, char **argv)
     free(real);
     free(z);
     free(fixed_z);
+    free(samples);
     gan_net_free(G);
     gan_net_free(D);
     return 0;
