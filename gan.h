@@ -1,4 +1,4 @@
-/* gan.h - v0.1.0 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.2.0 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -16,11 +16,16 @@
       rng          a seeded PCG32 generator kept in a struct; uniform, normal; initializers
       kernels      GEMM (packed and blocked, and its naive twin), im2col / col2im
       layers       Linear, Conv2d, ConvTranspose2d, BatchNorm, LayerNorm, ReLU, LeakyReLU, Tanh,
-                   Sigmoid, Dropout, Reshape/Flatten, Upsample x2: forward and backward
+                   Sigmoid, Dropout, Reshape/Flatten, Upsample x2, AvgPool 2x2, Scale, Embedding,
+                   and the joins Add, Mul, Concat, Inner: one table row per op with its forward,
+                   backward, tangent (forward-mode derivative) and dual backward
       losses       BCE-with-logits (softplus form), mean squared error
       optim        SGD with momentum, Adam (optional decoupled weight decay), RMSProp
-      net          a sequential container that plans one arena for a stated maximum batch
-      (errors)     gan_last_error; its one static pointer opens the implementation
+      planner      overflow-safe sizes; buffers placed by liveness
+      graph        a network under construction: inputs, layers applied to nodes, joins, outputs
+      net          a built network: one arena for a stated maximum batch; forward, backward,
+                   sampling, gradient penalties, optimizer steps, parameter access
+      (errors)     gan_last_error; its message buffer opens the implementation
 
    OPTIONS (#define before including; all are optional)
       GAN_IMPLEMENTATION   emit the implementation (in exactly one file)
@@ -36,6 +41,8 @@
       GAN_GEMM             the GEMM the layers call, with gan_gemm's signature   default: gan_gemm
                            (an adapter to cblas_sgemm, say: include gan.h once, declare it, then
                            define GAN_GEMM and GAN_IMPLEMENTATION and include gan.h again)
+      GAN_MAX_ARENA_BYTES  the largest arena a network may plan; a bigger one is refused before any
+                           allocation                     default: 2^39 (512 GiB; 2^30 where size_t is 32-bit)
 
    QUICK START (examples/quickstart.c: fits y = sin(x) with a small MLP; cc -O2 quick.c -lm)
 
@@ -77,14 +84,25 @@
                                   gan_fill_uniform, gan_fill_normal
       describe layers             gan_linear, gan_conv2d, gan_conv_transpose2d, gan_batchnorm,
                                   gan_layernorm, gan_relu, gan_leaky_relu, gan_tanh, gan_sigmoid,
-                                  gan_dropout, gan_reshape, gan_flatten, gan_upsample2x, gan_no_bias
-      build / free a network      gan_net_create, gan_net_free, gan_net_arena_bytes, gan_net_print
+                                  gan_dropout, gan_reshape, gan_flatten, gan_upsample2x, gan_avgpool2x,
+                                  gan_scale, gan_embedding, gan_no_bias, gan_no_affine
+      build a chain               gan_net_create
+      build a graph               gan_graph_new, gan_input, gan_apply, gan_chain, gan_add, gan_mul,
+                                  gan_concat, gan_inner, gan_output, gan_name, gan_node_shape,
+                                  gan_net_build (GAN_BUILD_PENALTY), gan_graph_free
+      free, size, show            gan_net_free, gan_net_arena_bytes, gan_net_print
       initialize weights          gan_net_init, gan_layer_init (GAN_INIT_PYTORCH, _DCGAN, _XAVIER, _KAIMING)
       run it                      gan_net_forward, gan_net_backward, gan_net_backward_input,
+                                  gan_net_forward_multi, gan_net_backward_multi (GAN_GRAD_PARAMS,
+                                  GAN_GRAD_INPUTS), gan_net_output_at, gan_net_input_grad,
                                   gan_net_set_training
+      sample                      gan_net_infer, gan_net_infer_multi (GAN_STATS_RUNNING, _BATCH)
+      gradient penalties          gan_net_penalty (GAN_PENALTY_WGAN_GP, _WGAN_GP_ONE_SIDED, _R1, _R2)
       train it                    gan_net_zero_grad, gan_net_set_optim, gan_net_step;
-                                  gan_sgd, gan_adam, gan_rmsprop, gan_optim_update
-      look inside                 gan_net_layer, gan_net_output, gan_net_param_count, gan_net_param,
+                                  gan_sgd, gan_adam, gan_rmsprop, gan_optim_update;
+                                  per layer: lr_mult, frozen; gan_net_copy_params
+      look inside                 gan_net_layer, gan_net_node_layer, gan_net_output, gan_net_layer_output,
+                                  gan_net_input_shape, gan_net_param_count, gan_net_param,
                                   gan_net_buffer_count, gan_net_buffer
       one layer on its own        gan_layer_forward, gan_layer_backward (on plain tensors)
       losses                      gan_bce_logits, gan_bce_logits_const, gan_mse, gan_mse_const
@@ -103,8 +121,19 @@
         (times m / (m - 1), m values per channel). Evaluation mode uses the running estimates.
         Training mode needs more than one value per channel. eps and momentum are fields of the
         layer: set them on the value gan_batchnorm returns (L.momentum = 0.01f) before creating.
+        gan_no_affine(gan_batchnorm(C)) has no weight or bias (affine=False), for conditional
+        BatchNorm, whose scale and shift come from elsewhere in the graph.
       - LayerNorm normalizes each sample over all of (C, H, W), biased variance, eps = 1e-5, with an
         elementwise weight and bias of shape (C, H, W): PyTorch's nn.LayerNorm([C, H, W]).
+      - AvgPool2x is AvgPool2d(2): the mean of each 2x2 block, an odd last row or column left out.
+      - Embedding(classes, dim) is nn.Embedding: weight (classes, dim), initialized N(0, 1). A class
+        label enters a network as a float input of shape (1, 1, 1) holding the integer index (exact
+        below 2^24); the Embedding reading it must take it straight from that input. The forward
+        refuses an index that is not an integer in [0, classes); no gradient flows to the label.
+      - Add and Mul broadcast an operand whose C is 1 or whose (H, W) is (1, 1) over the other's
+        shape, as PyTorch does for (N, C, 1, 1) against (N, C, H, W); the gradient of a broadcast
+        operand is summed over what it was broadcast over. Concat stacks channels (torch.cat dim 1).
+        Inner is the per-sample sum of a b over all C H W values, (1, 1, 1) per sample.
       - LeakyReLU(x) = x for x > 0, slope x otherwise; its derivative at 0 is the slope, as ReLU's is 0.
       - Dropout zeroes with probability p in training and scales the kept values by 1 / (1 - p);
         it is the identity in evaluation.
@@ -125,41 +154,94 @@
         GAN_INIT_KAIMING: normal with mean 0 and std sqrt(2 / fan_in).
       - Gradients of parameters accumulate (+=) until gan_net_zero_grad; gradients of inputs are
         written (=). Backward returns dL/dinput so one network's input gradient is handed to another
-        by an explicit call.
+        by an explicit call. Where paths meet in a graph, gradients are summed, in a fixed order.
+      - Parameter names follow PyTorch's state_dict: "<node>.<role>", role weight, bias,
+        running_mean or running_var. A chain's nodes are named by their index (nn.Sequential's
+        "0.weight"); a graph's by gan_name, or by their index among the layers when unnamed.
+      - lr_mult (1) and frozen (0) are per layer: gan_net_step moves a layer at opt.lr * lr_mult,
+        and not at all when frozen; a frozen layer accumulates no gradient but passes dL/dx on.
 
    MEMORY
-      gan_net_create plans one arena for the largest batch you state: parameters, gradients, optimizer
-      moments, running statistics, every layer's output and saved values, two gradient buffers and one
-      scratch area. Forward, backward and optimizer steps never allocate. Pointers returned by forward
-      and backward point into the arena: the output stays valid until the next forward, the input
-      gradient until the next backward of the same network.
+      Building a network plans one arena for the largest batch you state: parameters, gradients,
+      optimizer moments and running statistics (contiguous, so a checkpoint is a few blocks), then
+      two regions whose buffers are placed by liveness, so that buffers in use at different times
+      share memory: the training forward's outputs and saved values (kept until backward when
+      backward reads them, reused as soon as nothing will), and one region shared by sampling, the
+      backward's gradients and the penalty's passes (which never run at once); then one scratch area.
+      Every size is computed with overflow-checked arithmetic; a plan past GAN_MAX_ARENA_BYTES is
+      refused with NULL and a message before anything is allocated. Forward, backward, sampling,
+      penalties and optimizer steps never allocate. Pointers returned point into the arena: outputs
+      stay valid until the next forward (or penalty), input gradients until the next backward (or
+      penalty). Inputs and dL/doutputs are copied in first, so they may be any buffers, the
+      network's own included. gan_net_print shows each region's size.
 
-   MODELS THAT ARE NOT ONE CHAIN
-      Networks are chains; anything else is several networks joined by explicit calls. A GAN's
-      generator step, for example:
+   GRAPHS
+      A model that is not one chain is a graph: make its inputs, apply layers to nodes, join them,
+      mark outputs, build. A residual block (the shortcut is a 1x1 conv when the channels change):
+          gan_node h = gan_apply(g, gan_batchnorm(in_ch), x);
+          h = gan_apply(g, gan_relu(), h);
+          h = gan_apply(g, gan_conv2d(in_ch, out_ch, 3, 1, 1), h);
+          h = gan_apply(g, gan_batchnorm(out_ch), h);
+          h = gan_apply(g, gan_relu(), h);
+          h = gan_apply(g, gan_conv2d(out_ch, out_ch, 3, 1, 1), h);
+          gan_node y = gan_add(g, h, gan_apply(g, gan_conv2d(in_ch, out_ch, 1, 1, 0), x));
+      Conditional BatchNorm scales and shifts by class: with lab = gan_input(g, gan_chw(1, 1, 1)),
+          h = gan_apply(g, gan_no_affine(gan_batchnorm(C)), h);
+          h = gan_mul(g, h, gan_apply(g, gan_embedding(classes, C), lab));     ((C, 1, 1) broadcast)
+          h = gan_add(g, h, gan_apply(g, gan_embedding(classes, C), lab));
+      and a U-Net's skip is gan_concat(g, (gan_node[2]){ up, down }, 2) in C99 (an array in C++).
+      A PGGAN fade-in blends two paths with Scale nodes whose factor changes between steps:
+      gan_net_node_layer(net, node)->scale = alpha. examples/graphs.c builds a ResNet generator and a
+      U-Net and trains the U-Net. Several inputs go in together (gan_net_forward_multi, in gan_input
+      order), several outputs come out (gan_net_output_at) and take their gradients together
+      (gan_net_backward_multi). A GAN's generator step, with two single-input networks:
           const gan_tensor *fake = gan_net_forward(G, &z);
-          const gan_tensor *logit = gan_net_forward(D, fake);        (D copies its input)
-          gan_bce_logits_const(dlogit, logit->data, 1, n);
-          const gan_tensor *dfake = gan_net_backward_input(D, &dlogit_t); (dL/dfake; D's gradients untouched)
-          gan_net_backward(G, dfake);                                 (the hand-off, by hand)
+          const gan_tensor *logit = gan_net_forward(D, fake);           (D copies its input)
+          gan_bce_logits_const(dlogit, logit->data, 1, n);              (dlogit: n values of yours)
+          gan_tensor dl = gan_tensor_make(dlogit, n, 1, 1, 1);
+          const gan_tensor *dfake = gan_net_backward_input(D, &dl);    (dL/dfake; D's gradients untouched)
+          gan_net_backward(G, dfake);                                   (the hand-off)
           gan_net_step(G);
       A network keeps the activations of its last forward only: a network used twice before one
       backward (two losses through one G) runs forward, backward, forward, backward, its parameter
-      gradients adding up. gan_net_backward_input, used above, leaves parameter gradients alone and
-      skips their work: D's weights get no gradient from G's step.
-      A single layer on its own (an embedding for a projection discriminator, say) is a one-layer
-      network: it owns the layer's parameters and scratch, and gan_layer_forward / gan_layer_backward
-      on gan_net_layer(net, 0) run it on your own tensors (any batch up to the network's maximum).
-      Sums, products and concatenations between networks are plain loops over the tensors' data.
+      gradients adding up.
+
+   SAMPLING
+      gan_net_infer(G, &y, &z, GAN_STATS_RUNNING) runs G on any number of samples (in chunks of
+      max_batch) with Dropout off and BatchNorm's running estimates (GAN_STATS_BATCH: each chunk's
+      own statistics, running estimates untouched). It has memory of its own: it leaves the last
+      training forward, the running statistics, Dropout's streams and every gradient as they were,
+      so a sample grid drawn between a forward and its backward changes nothing.
+
+   GRADIENT PENALTIES
+      gan_net_penalty(D, &P, xs, wrt, kind, weight) evaluates a penalty on g_i = dD(x_i)/dx_i at the
+      points xs[wrt] (the WGAN-GP interpolates, R1's real batch, R2's fakes) and adds dP/dtheta to
+      D's gradients, exactly: not by finite differences, and without a backward-of-backward. With
+      v = dP/dg held fixed, dP/dtheta = d<v, g>/dtheta, and <v_i, g_i> is the forward-mode derivative
+      of D at x_i along v_i; so D runs forward on x and on the tangent v together and one backward
+      carries both adjoints, each op contributing its second-order terms (LayerNorm, Tanh, Sigmoid,
+      Mul, Inner). Where ||g_i|| = 0 the factor (||g_i|| - 1) / ||g_i|| is taken as 0, as PyTorch's
+      norm backward does. Build D with GAN_BUILD_PENALTY. BatchNorm and Dropout in training mode
+      couple samples or draw noise, so on x's path they are refused with a message naming the node
+      (LayerNorm is the usual critic norm). A WGAN-GP critic step:
+          gan_net_zero_grad(D);
+          ... forward and backward of the loss on real and fake batches ...
+          ... x_hat = eps real + (1 - eps) fake, per sample ...
+          gan_net_penalty(D, &gp, &x_hat, 0, GAN_PENALTY_WGAN_GP, 10);
+          gan_net_step(D);
 
    ERRORS
       Programmer errors (mismatched shapes, a batch above the maximum, NULL) stop at GAN_ASSERT with the
-      failed condition. Runtime failures (out of memory) return NULL or 0 and set gan_last_error().
-      The library never calls exit() and never prints unless you call gan_net_print.
+      failed condition; the shape and batch checks of building and running a network also hold with
+      NDEBUG, where they return NULL or 0 instead. Runtime failures (out of memory, sizes past
+      GAN_MAX_ARENA_BYTES, class labels out of range, a node a penalty cannot pass) return NULL or 0
+      and set gan_last_error(), which names the node where there is one. The library never calls
+      exit() and never prints unless you call gan_net_print.
 
-   LIMITATIONS (v0.1.0)
-      - Sequential containers only; other graphs are written with explicit calls between networks
-        (see gan_layer_forward / gan_layer_backward and the README).
+   LIMITATIONS (v0.2.0)
+      - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
+        a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
+      - Penalties are of the first output's per-sample gradient with respect to one input.
       - One thread; the GEMM is packed and blocked but compiled for the baseline instruction set only
         (no run-time AVX2/AVX-512 dispatch yet).
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
@@ -178,7 +260,7 @@
 #endif
 
 #define GAN_VERSION_MAJOR 0
-#define GAN_VERSION_MINOR 1
+#define GAN_VERSION_MINOR 2
 #define GAN_VERSION_PATCH 0
 
 #ifndef GANDEF
@@ -4095,6 +4177,9 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
 
 /*
    HISTORY
+      0.2.0  (2026-12)  networks are graphs: joins, several inputs and outputs, liveness-planned memory
+                        with overflow-safe sizes, sampling beside training, exact gradient penalties,
+                        per-layer learning rates and freezing, parameter names.
       0.1.0  (2026-11)  first release: tensors, rng, layers, losses, optimizers, sequential networks.
 
    LICENSE
