@@ -3142,18 +3142,32 @@ static void gan__plan_graph(gan__plan *P, const gan_graph *g, gan_layer *layers,
 /* What makes a graph unbuildable besides what gan_apply and the joins found. NULL if nothing. */
 static const char *gan__graph_problem(const gan_graph *g, int *node)
 {
-    int k, j;
+    int k;
     for (k = 0; k < g->n_nodes; k++) {
         const gan__gnode *gn = &g->nodes[k];
         *node = k;
         if (!gn->is_input && gn->layer.kind == GAN_EMBEDDING && !g->nodes[g->edges[gn->first_in]].is_input)
             return "an Embedding's class index must come straight from a network input";
-        if (gn->is_input || !gn->name[0] || (!gn->layer.nW && !gn->layer.nb && gn->layer.kind != GAN_BATCHNORM)) continue;
-        for (j = 0; j < k; j++)
-            if (!g->nodes[j].is_input && strcmp(g->nodes[j].name, gn->name) == 0)
-                return "two nodes have one name";
     }
     return NULL;
+}
+
+/* Does a node hold tensors that are named (parameters or running statistics)? */
+static int gan__has_tensors(const gan__pnode *nd)
+{
+    return nd->layer && (nd->layer->nW || nd->layer->nb || nd->layer->kind == GAN_BATCHNORM);
+}
+
+/* Two nodes with named tensors under one name (given, or a default index) would give two tensors one
+   name. 0 and the error if so. */
+static int gan__names_unique(const gan__plan *P)
+{
+    int k, j;
+    for (k = 0; k < P->n_nodes; k++)
+        for (j = 0; j < k && gan__has_tensors(&P->nodes[k]); j++)
+            if (gan__has_tensors(&P->nodes[j]) && strcmp(P->nodes[j].name, P->nodes[k].name) == 0)
+                return gan__fail("gan_net_build: nodes %d and %d are both named '%s'", j, k, P->nodes[k].name);
+    return 1;
 }
 
 /* Lays out the arena: parameters | gradients | first moments | second moments (each contiguous, so
@@ -3337,6 +3351,10 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         else if (nd->layer) gan__name_number(P->names[k], "", (size_t)nd->index);
         else gan__name_number(P->names[k], "in", (size_t)nd->index);
         nd->name = P->names[k];
+    }
+    if (!gan__names_unique(P)) {
+        GAN_FREE(net);
+        return NULL;
     }
 
     /* Plan the two regions. At most 8 requests per node and 3 per edge. */

@@ -585,6 +585,14 @@ static void test_names(void)
                 "error \"%s\"", gan_last_error());
     gan_net_free(net);
     gan_graph_free(g);
+    g = gan_graph_new();
+    a = gan_apply(g, gan_linear(3, 3), gan_input(g, gan_chw(3, 1, 1)));
+    gan_name(g, gan_apply(g, gan_linear(3, 2), a), "0"); /* the unnamed first layer's default name */
+    net = gan_net_build(g, N, 0, &rng);
+    test_report("names: a given name equal to another node's default name is refused",
+                net == NULL && strstr(gan_last_error(), "'0'"), "error \"%s\"", gan_last_error());
+    gan_net_free(net);
+    gan_graph_free(g);
     gan_net_free(chain);
 }
 
