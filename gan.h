@@ -222,7 +222,7 @@
       carries both adjoints, each op contributing its second-order terms (LayerNorm, Tanh, Sigmoid,
       Mul, Inner). Where ||g_i|| = 0 the factor (||g_i|| - 1) / ||g_i|| is taken as 0, as PyTorch's
       norm backward does. Build D with GAN_BUILD_PENALTY. BatchNorm and Dropout in training mode
-      couple samples or draw noise, so on x's path they are refused with a message naming the node
+      couple samples or draw noise, so between x and the first output they are refused, naming the node
       (LayerNorm is the usual critic norm). A WGAN-GP critic step:
           gan_net_zero_grad(D);
           ... forward and backward of the loss on real and fake batches ...
@@ -2928,7 +2928,8 @@ typedef struct gan__pnode {
     /* per call */
     unsigned char need;  /* backward: its gradient is needed */
     unsigned char pzero, tzero; /* penalty: its primal / tangent adjoint is zero */
-    unsigned char down;  /* penalty: it depends on the input differentiated */
+    unsigned char feeds; /* penalty: a gradient flows from the first output to it */
+    unsigned char down;  /* penalty: it depends on the input differentiated and feeds the first output */
     const char *name;
 } gan__pnode;
 
@@ -3902,11 +3903,25 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
     out = &P->nodes[P->outputs[0]];
     if (out->count != 1) return gan__fail("gan_net_penalty: the first output must hold one value per sample");
     mode = net->training ? GAN__TRAIN : GAN__EVAL;
-    for (k = 0; k < P->n_nodes; k++) { /* what depends on x, and may the penalty pass it? */
+    /* The tangent's path: nodes that depend on x and feed the first output. Only there must every
+       node pass the penalty (an auxiliary head with BatchNorm, say, does not enter P). */
+    for (k = P->n_nodes - 1; k >= 0; k--) {
+        gan__pnode *nd = &P->nodes[k];
+        nd->feeds = nd == out;
+        for (i = 0; i < nd->n_out; i++) {
+            const gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + i]];
+            if (ed->diff && P->nodes[ed->dst].feeds) nd->feeds = 1;
+        }
+    }
+    for (k = 0; k < P->n_nodes; k++) {
         gan__pnode *nd = &P->nodes[k];
         nd->down = nd == x;
         for (i = 0; i < nd->n_in; i++)
             if (P->edges[nd->first_in + i].diff && P->nodes[P->edges[nd->first_in + i].src].down) nd->down = 1;
+    }
+    for (k = 0; k < P->n_nodes; k++) {
+        gan__pnode *nd = &P->nodes[k];
+        nd->down = nd->down && nd->feeds;
         if (nd->down && nd->layer && (gan__ops[nd->layer->kind].flags & GAN__COUPLES) && mode == GAN__TRAIN)
             return gan__fail("gan_net_penalty: node '%s' (%s) in training mode %s, so a per-sample input gradient "
                              "is not defined; evaluation mode, or LayerNorm in a critic",

@@ -104,19 +104,56 @@ TEST_MAYBE_UNUSED static void report_error(const char *name, const gan_float *a,
     }
 }
 
-/* A network with PyTorch's initialization drawn from *rng (seeded by the caller), then norm layers
-   given weights in [0.5, 1.5] and biases in [-0.5, 0.5] from the same rng, so that gamma = 1,
-   beta = 0 cannot hide a missing factor. Left in training mode; *rng continues for further draws. */
-TEST_MAYBE_UNUSED static gan_net *make_norm_net(gan_shape in, const gan_layer *layers, int n_layers, int max_batch,
-                                                gan_rng *rng)
+/* A loss to differentiate numerically: loss(ctx) evaluates it and sets *crossed when one of its
+   evaluations put a ReLU / LeakyReLU input on the other side of 0 than the one recorded (the
+   difference is then no derivative). */
+typedef struct fd_loss {
+    double (*loss)(void *ctx);
+    void *ctx;
+    int *crossed;
+    int tries;     /* steps to try: STEP, STEP shrink, STEP shrink^2, ... */
+    double shrink;
+    long redone;   /* differences redone with a smaller step because one crossed a kink */
+} fd_loss;
+
+TEST_MAYBE_UNUSED static fd_loss fd_loss_of(double (*loss)(void *), void *ctx, int *crossed, int tries, double shrink)
 {
-    gan_net *net;
-    int p;
-    net = gan_net_create(in, layers, n_layers, max_batch, rng);
-    if (!net) {
-        printf("FAIL " GRADCHECK_PREFIX ": gan_net_create: %s\n", gan_last_error());
-        exit(1);
+    fd_loss d;
+    d.loss = loss;
+    d.ctx = ctx;
+    d.crossed = crossed;
+    d.tries = tries;
+    d.shrink = shrink;
+    d.redone = 0;
+    return d;
+}
+
+/* dL/dv by the five-point difference above (v is put back); where a step crosses a kink, the next
+   smaller one; NaN if every step does. */
+TEST_MAYBE_UNUSED static double five_point(fd_loss *d, gan_float *v)
+{
+    static const double at[4] = { 2, 1, -1, -2 };
+    const gan_float v0 = *v;
+    double h = STEP, f[4];
+    int tries, k;
+    for (tries = 0; tries < d->tries; tries++, h *= d->shrink) {
+        *d->crossed = 0;
+        for (k = 0; k < 4; k++) {
+            *v = v0 + at[k] * h;
+            f[k] = d->loss(d->ctx);
+        }
+        *v = v0;
+        if (!*d->crossed) return (8 * (f[1] - f[2]) - (f[0] - f[3])) / (12 * h);
+        d->redone++;
     }
+    return NAN;
+}
+
+/* Norm layers' weights uniform in [0.5, 1.5] and biases in [-0.5, 0.5] from rng, so that gamma = 1,
+   beta = 0 cannot hide a missing factor. */
+TEST_MAYBE_UNUSED static void randomize_norms(gan_net *net, gan_rng *rng)
+{
+    int p;
     for (p = 0; p < gan_net_param_count(net); p++) {
         gan_param prm = gan_net_param(net, p);
         gan_layer_kind k = net->layers[prm.layer].kind;
@@ -126,6 +163,19 @@ TEST_MAYBE_UNUSED static gan_net *make_norm_net(gan_shape in, const gan_layer *l
         else
             gan_fill_uniform(prm.data, prm.count, -0.5, 0.5, rng);
     }
+}
+
+/* A network with PyTorch's initialization drawn from *rng (seeded by the caller), then its norm
+   layers randomized from the same rng. Left in training mode; *rng continues for further draws. */
+TEST_MAYBE_UNUSED static gan_net *make_norm_net(gan_shape in, const gan_layer *layers, int n_layers, int max_batch,
+                                                gan_rng *rng)
+{
+    gan_net *net = gan_net_create(in, layers, n_layers, max_batch, rng);
+    if (!net) {
+        printf("FAIL " GRADCHECK_PREFIX ": gan_net_create: %s\n", gan_last_error());
+        exit(1);
+    }
+    randomize_norms(net, rng);
     return net;
 }
 

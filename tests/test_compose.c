@@ -170,24 +170,15 @@ static double comp_eval(comp *c)
     return L;
 }
 
-/* dL/dv by the five-point difference; NaN if even the smaller step crosses a kink. */
+static double comp_loss(void *c) { return comp_eval((comp *)c); }
+
+/* dL/dv by the five-point difference; NaN if even the 100 times smaller step crosses a kink. */
 static double numeric(comp *c, gan_float *v)
 {
-    static const double at[4] = {2, 1, -1, -2};
-    const gan_float v0 = *v;
-    double h = STEP, f[4];
-    int tries, k;
-    for (tries = 0; tries < 2; tries++, h *= 0.01) {
-        c->crossed = 0;
-        for (k = 0; k < 4; k++) {
-            *v = v0 + at[k] * h;
-            f[k] = comp_eval(c);
-        }
-        *v = v0;
-        if (!c->crossed) return (8 * (f[1] - f[2]) - (f[0] - f[3])) / (12 * h);
-    }
-    c->unresolved++;
-    return NAN;
+    fd_loss fd = fd_loss_of(comp_loss, c, &c->crossed, 2, 0.01);
+    double d = five_point(&fd, v);
+    if (d != d) c->unresolved++;
+    return d;
 }
 
 /* Analytic gradients (variant 0), numeric gradients of every probe, one report per probe. */
