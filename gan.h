@@ -357,6 +357,7 @@ typedef enum gan_layer_kind {
     GAN_SIGMOID,
     GAN_DROPOUT,
     GAN_RESHAPE,
+    GAN_FLATTEN,
     GAN_UPSAMPLE2X,
     GAN_AVGPOOL2X,
     GAN_SCALE,
@@ -390,7 +391,7 @@ typedef struct gan_layer {
     gan_float p;                /* Dropout: probability of zeroing */
     gan_float eps, momentum;    /* BatchNorm, LayerNorm */
     gan_float scale;            /* Scale: the factor (PGGAN's fade-in alpha) */
-    gan_shape to;               /* Reshape: target shape (c < 0 flattens) */
+    gan_shape to;               /* Reshape: target shape */
     gan_float lr_mult;          /* the optimizer's learning rate is multiplied by this for this layer (1) */
     int frozen;                 /* 1: no parameter gradients and no optimizer updates (0) */
     /* per-sample shapes, fixed when the layer joins a network (in: its first input's) */
@@ -595,7 +596,8 @@ GANDEF const gan_tensor *gan_net_backward_input(gan_net *net, const gan_tensor *
 GANDEF int      gan_net_backward_multi(gan_net *net, const gan_tensor *dys, unsigned what);
 GANDEF const gan_tensor *gan_net_output(const gan_net *net);           /* output 0 of the last forward */
 GANDEF const gan_tensor *gan_net_output_at(const gan_net *net, int i);
-GANDEF const gan_tensor *gan_net_input_grad(const gan_net *net, int i); /* of the last backward */
+/* dL/dinput i of the last backward (n = 0 if that backward did not compute it) */
+GANDEF const gan_tensor *gan_net_input_grad(const gan_net *net, int i);
 
 /* Runs the network on x.n samples, any number, in chunks of at most max_batch, writing y; Dropout off,
    BatchNorm per `stats`. It has memory of its own: the last training forward's activations and saved
@@ -658,6 +660,7 @@ GANDEF const char *gan_last_error(void);
 #ifndef GAN_IMPLEMENTATION_DONE
 #define GAN_IMPLEMENTATION_DONE
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -1091,12 +1094,7 @@ GANDEF gan_layer gan_reshape(int c, int h, int w)
     return L;
 }
 
-GANDEF gan_layer gan_flatten(void)
-{
-    gan_layer L = gan__layer_new(GAN_RESHAPE);
-    L.to = gan_chw(-1, 1, 1);
-    return L;
-}
+GANDEF gan_layer gan_flatten(void) { return gan__layer_new(GAN_FLATTEN); }
 
 GANDEF gan_layer gan_upsample2x(void) { return gan__layer_new(GAN_UPSAMPLE2X); }
 
@@ -1185,33 +1183,43 @@ typedef struct gan__bwd {
     int dparams, dbias;
 } gan__bwd;
 
+/* The tangent half of a dual backward call: the inputs' tangents tx, and the tangent adjoint as a
+   backward call of its own (dL/dty in, dL/dtx out). primal_zero: the primal adjoint is zero. */
+typedef struct gan__dual_call {
+    const gan_float *const *tx;
+    gan__bwd tan;
+    int primal_zero;
+} gan__dual_call;
+
 typedef struct gan__op gan__op;
 
 /* One kind of op, described once. Gradient penalties use the last two: the tangent (forward-mode
    derivative) ty = J tx along input tangents tx, and the dual backward, which carries two adjoints
-   back at once: `primal` (dL/dy -> dL/dx, zero when primal_zero) and `tan` (dL/dty -> dL/dtx), with
-   the cross term d<dL/dty, J tx>/dx added to the primal dx and dL/dparameters from both. dual returns
-   whether it wrote the primal dx (not when it is zero). */
+   back at once: `primal` (dL/dy -> dL/dx, zero when d->primal_zero) and d->tan (dL/dty -> dL/dtx),
+   with the cross term d<dL/dty, J tx>/dx added to the primal dx and dL/dparameters from both. dual
+   returns whether it wrote the primal dx (not when it is zero). */
 struct gan__op {
     gan_layer_kind kind;
     const char *name;
-    int arity;      /* inputs; 0: two or more */
+    int arity;      /* inputs; 0: one or more (Concat) */
     unsigned flags; /* GAN__NEEDS_X, ... below */
     /* Fixes L->out, L->nW, L->nb and s from the input shapes; NULL, or what is wrong. */
     const char *(*plan)(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s);
     void (*forward)(gan_layer *L, const gan__fwd *f);
     void (*backward)(gan_layer *L, const gan__fwd *f, const gan__bwd *b);
     void (*tangent)(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx, gan_float *ty);
-    int (*dual)(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, int primal_zero,
-                const gan_float *const *tx, const gan__bwd *tan);
+    int (*dual)(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d);
 };
 
-#define GAN__NEEDS_X 1u  /* its backward reads its inputs */
-#define GAN__NEEDS_Y 2u  /* its backward reads its output */
-#define GAN__VIEW 4u     /* its output is its input, reinterpreted: a network gives it no memory of its own */
-#define GAN__NO_DX 8u    /* no gradient reaches its input (Embedding's class index) */
-#define GAN__COUPLES 16u /* in training mode it mixes samples or draws noise, so no per-sample penalty */
-#define GAN__BILINEAR 32u /* parameters meet the input in a product: the tangent adjoint's dW reads tangents */
+#define GAN__NEEDS_X 1u      /* its backward reads its inputs */
+#define GAN__NEEDS_Y 2u      /* its backward reads its output */
+#define GAN__VIEW 4u         /* its output is its input, reinterpreted: a network gives it no memory of its own */
+#define GAN__LABEL_IN 8u     /* its input is a class index in [0, in_ch): straight from a network input,
+                                checked before a forward runs, and no gradient reaches it */
+#define GAN__NORMS_BATCH 16u /* in training it normalizes with batch statistics: it mixes the samples (no
+                                per-sample penalty) and needs more than one value per channel */
+#define GAN__RANDOM 32u      /* in training it draws noise from a stream of its own (no per-sample penalty) */
+#define GAN__BILINEAR 64u    /* parameters meet the input in a product: the tangent adjoint's dW reads tangents */
 
 /* The forward as the op's own backward sees it, with the tangents standing in for the inputs. */
 static gan__fwd gan__on_tangents(const gan__fwd *f, const gan_float *const *tx, gan_float *ty)
@@ -1245,9 +1253,11 @@ static void gan__tangent_diagonal(const gan__op *op, gan_layer *L, const gan__fw
 /* Dual backward of an op without a second-order term: each adjoint goes through the op's backward.
    For an op marked GAN__BILINEAR (Linear, convolutions) the tangent half reads the tangents where
    the primal half reads the inputs, so dW += dty tx^T; no bias term (the bias never reaches a tangent). */
-static int gan__dual_linear(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
-                            int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+static int gan__dual_linear(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
+    const gan_float *const *tx = d->tx;
+    const gan__bwd *tan = &d->tan;
+    int primal_zero = d->primal_zero;
     gan__fwd t = *f;
     gan__bwd tb = *tan;
     if (!primal_zero) op->backward(L, f, primal);
@@ -1267,7 +1277,7 @@ static const char *gan__plan_same(gan_layer *L, const gan_shape *in, int n_in, g
 }
 
 /* Checked int result of a shape formula computed in a wider type. */
-static int gan__fits_int(long long v) { return v > 0 && v <= 2147483647LL; }
+static int gan__fits_int(long long v) { return v > 0 && v <= INT_MAX; }
 
 /* ---- Linear ---- */
 
@@ -1326,7 +1336,8 @@ static gan_conv_geom gan__geom(const gan_layer *L)
 static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
 {
     int conv = L->kind == GAN_CONV2D;
-    long long oh, ow, kk = (long long)L->k * L->k;
+    long long oh, ow;
+    size_t kk;
     gan_conv_geom g;
     (void)n_in;
     if (conv) {
@@ -1344,11 +1355,12 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
     if (!gan__fits_int(oh) || !gan__fits_int(ow)) return "convolution: output height or width does not fit in an int";
     L->out = gan_chw(L->out_ch, (int)oh, (int)ow);
     g = gan__geom(L);
-    if (!gan__fits_int(kk * g.c) || !gan__fits_int(oh * ow) || !gan__fits_int((long long)in[0].h * in[0].w))
+    kk = gan__mul((size_t)L->k, (size_t)L->k);
+    if (gan__mul(kk, (size_t)g.c) > INT_MAX || oh * ow > INT_MAX || (long long)in[0].h * in[0].w > INT_MAX)
         return "convolution: C*k*k or H*W exceeds the GEMM's int sizes";
-    L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), (size_t)kk);
+    L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), kk);
     L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-    s->work = gan__mul(gan__mul((size_t)g.c, (size_t)kk), gan__mul((size_t)g.oh, (size_t)g.ow));
+    s->work = gan__mul(gan__mul((size_t)g.c, kk), gan__mul((size_t)g.oh, (size_t)g.ow));
     return NULL;
 }
 
@@ -1542,9 +1554,11 @@ static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__
 /* In evaluation mode y = gamma invstd x + const per channel, so dty -> dtx is the backward's
    dx = gamma invstd dty, and the tangent half adds dgamma += sum dty invstd tx. (The penalty
    refuses BatchNorm in training mode, where the statistics couple the samples.) */
-static int gan__batchnorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
-                               int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+static int gan__batchnorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
+    const gan_float *const *tx = d->tx;
+    const gan__bwd *tan = &d->tan;
+    int primal_zero = d->primal_zero;
     int C = L->in.c, c, i;
     size_t plane = (size_t)L->in.h * L->in.w, j;
     const gan_float *invstd = f->saved + C;
@@ -1655,9 +1669,11 @@ static void gan__layernorm_tangent(const gan__op *op, gan_layer *L, const gan__f
    with A = mean(h u), B = mean(h xhat), C = mean(u xhat). The last line is the gradient of
    S = r <h, u> - r^3 <h, x - mean> mean(u (x - mean)) using dr/dx = -(r^3 / D) (x - mean) and
    d(x - mean)/dx = I - 1/D. */
-static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
-                               int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
+    const gan_float *const *tx = d->tx;
+    const gan__bwd *tan = &d->tan;
+    int primal_zero = d->primal_zero;
     size_t D = gan__shape_count(L->in), j;
     int i, dparams = tan->dparams && L->dW;
     (void)op;
@@ -1794,9 +1810,11 @@ static void gan__sigmoid_backward(gan_layer *L, const gan__fwd *f, const gan__bw
 /* Tanh and Sigmoid have y' = s(y) and y'' = s'(y) s(y): tanh s = 1 - y^2, s' = -2 y;
    sigmoid s = y (1 - y), s' = 1 - 2 y. With ty = s tx:
        dtx = s dty,   dx = s dy + y'' tx dty   (y'' = s' s). */
-static int gan__smooth_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
-                            int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+static int gan__smooth_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
+    const gan_float *const *tx = d->tx;
+    const gan__bwd *tan = &d->tan;
+    int primal_zero = d->primal_zero;
     size_t j, n = (size_t)f->n * gan__shape_count(L->in);
     int is_tanh = L->kind == GAN_TANH;
     const gan_float *y = f->y, *t = tx[0], *dty = tan->dy, *dy = primal->dy;
@@ -1851,21 +1869,31 @@ static void gan__dropout_backward(gan_layer *L, const gan__fwd *f, const gan__bw
 
 static const char *gan__reshape_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
 {
-    size_t count = gan__count(in[0]);
     (void)n_in;
     (void)s;
-    if (L->to.c < 0 && count > 2147483647u) return "Flatten: C*H*W does not fit in an int";
-    L->out = L->to.c < 0 ? gan_chw((int)count, 1, 1) : L->to;
-    GAN__REQUIRE(gan__count(L->out) == count, "Reshape: the new shape must hold C*H*W values");
+    L->out = L->to;
+    GAN__REQUIRE(gan__count(L->out) == gan__count(in[0]), "Reshape: the new shape must hold C*H*W values");
     return NULL;
 }
 
-/* y = x: the same values under another shape (inside a network the two share memory) */
+/* (C, H, W) -> (C H W, 1, 1) */
+static const char *gan__flatten_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
+{
+    size_t count = gan__count(in[0]);
+    (void)n_in;
+    (void)s;
+    if (count > INT_MAX) return "Flatten: C*H*W does not fit in an int";
+    L->out = gan_chw((int)count, 1, 1);
+    return NULL;
+}
+
+/* y = x: the same values under another shape (inside a network the two share memory); Flatten too */
 static void gan__reshape_forward(gan_layer *L, const gan__fwd *f)
 {
     if (f->y != f->x[0]) memcpy(f->y, f->x[0], (size_t)f->n * gan__shape_count(L->in) * sizeof(gan_float));
 }
 
+/* dx = dy, reshaped back */
 static void gan__reshape_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
     if (b->dx[0]) memcpy(b->dx[0], b->dy, (size_t)f->n * gan__shape_count(L->in) * sizeof(gan_float));
@@ -2019,13 +2047,10 @@ static void gan__embedding_tangent(const gan__op *op, gan_layer *L, const gan__f
     memset(ty, 0, (size_t)f->n * L->out_ch * sizeof(gan_float));
 }
 
-static int gan__embedding_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
-                               int primal_zero, const gan_float *const *tx, const gan__bwd *tan)
+static int gan__embedding_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
     (void)op;
-    (void)tx;
-    (void)tan;
-    if (!primal_zero) gan__embedding_backward(L, f, primal);
+    if (!d->primal_zero) gan__embedding_backward(L, f, primal);
     return 0;
 }
 
@@ -2054,8 +2079,8 @@ static const char *gan__join_plan(gan_layer *L, const gan_shape *in, int n_in, g
     (void)n_in;
     (void)s;
     o.c = a.c > b.c ? a.c : b.c;
-    o.h = a.h * a.w >= b.h * b.w ? a.h : b.h;
-    o.w = a.h * a.w >= b.h * b.w ? a.w : b.w;
+    o.h = (long long)a.h * a.w >= (long long)b.h * b.w ? a.h : b.h;
+    o.w = (long long)a.h * a.w >= (long long)b.h * b.w ? a.w : b.w;
     a_plane_ok = (a.h == o.h && a.w == o.w) || (a.h == 1 && a.w == 1);
     b_plane_ok = (b.h == o.h && b.w == o.w) || (b.h == 1 && b.w == 1);
     GAN__REQUIRE((a.c == o.c || a.c == 1) && (b.c == o.c || b.c == 1) && a_plane_ok && b_plane_ok,
@@ -2144,7 +2169,7 @@ static void gan__mul_forward(gan_layer *L, const gan__fwd *f)
 
 /* dx[k] = sum over what x[k] was broadcast over of dy terms[k], for a product of two operands whose
    adjoint is a sum of `terms` pairs (dy, other operand): da = R(dy b [+ dty tb]), db = R(dy a [+ dty ta]). */
-static void gan__mul_grads(gan_float *const *dx, const gan__fwd *f, gan_shape out, const gan_float *const *dy,
+static void gan__mul_grads(gan_float *const *dx, const gan_layer *L, const gan__fwd *f, const gan_float *const *dy,
                            const gan_float *const *const *other, int terms)
 {
     int k, t;
@@ -2152,14 +2177,14 @@ static void gan__mul_grads(gan_float *const *dx, const gan__fwd *f, gan_shape ou
         gan__bcast p = gan__bcast_of(f->in[k]), q = gan__bcast_of(f->in[1 - k]);
         if (!dx[k]) continue;
         memset(dx[k], 0, (size_t)f->n * p.count * sizeof(gan_float));
-        for (t = 0; t < terms; t++) gan__bcast_acc(dx[k], p, dy[t], other[t][1 - k], q, f->n, out);
+        for (t = 0; t < terms; t++) gan__bcast_acc(dx[k], p, dy[t], other[t][1 - k], q, f->n, L->out);
     }
 }
 
 /* da = R(dy b), db = R(dy a) */
 static void gan__mul_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan__mul_grads(b->dx, f, L->out, &b->dy, &f->x, 1);
+    gan__mul_grads(b->dx, L, f, &b->dy, &f->x, 1);
 }
 
 /* ty = ta b + a tb */
@@ -2179,23 +2204,35 @@ static void gan__mul_tangent(const gan__op *op, gan_layer *L, const gan__fwd *f,
         }
 }
 
-/* da = R(dy b + dty tb), db = R(dy a + dty ta) (the cross terms); dta = R(dty b), dtb = R(dty a) */
-static int gan__mul_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, int primal_zero,
-                         const gan_float *const *tx, const gan__bwd *tan)
+/* The gradients of a product of two operands (Mul, Inner): dx[k] from `terms` pairs of an adjoint
+   dy[t] and the operands other[t] it multiplies. */
+typedef void (*gan__product_grads)(gan_float *const *dx, const gan_layer *L, const gan__fwd *f,
+                                   const gan_float *const *dy, const gan_float *const *const *other, int terms);
+
+/* The dual backward of a product y = a b (elementwise or summed): with ty = ta b + a tb,
+   da = dy b + dty tb and db = dy a + dty ta (the cross terms); dta = dty b, dtb = dty a. */
+static int gan__product_dual(gan__product_grads grads, const gan_layer *L, const gan__fwd *f, const gan__bwd *primal,
+                             const gan__dual_call *d)
 {
     const gan_float *dys[2];
     const gan_float *const *others[2];
     int terms = 0;
-    (void)op;
-    if (!primal_zero) {
+    if (!d->primal_zero) {
         dys[terms] = primal->dy;
         others[terms++] = f->x;
     }
-    dys[terms] = tan->dy;
-    others[terms++] = tx;
-    gan__mul_grads(primal->dx, f, L->out, dys, others, terms);
-    gan__mul_grads(tan->dx, f, L->out, &tan->dy, &f->x, 1);
+    dys[terms] = d->tan.dy;
+    others[terms++] = d->tx;
+    grads(primal->dx, L, f, dys, others, terms);
+    grads(d->tan.dx, L, f, &d->tan.dy, &f->x, 1);
     return 1;
+}
+
+/* Mul's, summed over what each operand was broadcast over */
+static int gan__mul_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
+{
+    (void)op;
+    return gan__product_dual(gan__mul_grads, L, f, primal, d);
 }
 
 /* ---- Concat ---- */
@@ -2265,11 +2302,11 @@ static void gan__inner_forward(gan_layer *L, const gan__fwd *f)
 }
 
 /* dx[k] = sum over terms of dy_t[i] other_t (the operand the other side), per sample */
-static void gan__inner_grads(gan_float *const *dx, const gan__fwd *f, size_t D, const gan_float *const *dy,
+static void gan__inner_grads(gan_float *const *dx, const gan_layer *L, const gan__fwd *f, const gan_float *const *dy,
                              const gan_float *const *const *other, int terms)
 {
     int i, k, t;
-    size_t j;
+    size_t j, D = gan__shape_count(L->in);
     for (k = 0; k < 2; k++) {
         if (!dx[k]) continue;
         for (i = 0; i < f->n; i++) {
@@ -2283,7 +2320,7 @@ static void gan__inner_grads(gan_float *const *dx, const gan__fwd *f, size_t D, 
 /* da = dy_i b, db = dy_i a */
 static void gan__inner_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan__inner_grads(b->dx, f, gan__shape_count(L->in), &b->dy, &f->x, 1);
+    gan__inner_grads(b->dx, L, f, &b->dy, &f->x, 1);
 }
 
 /* ty_i = <ta, b> + <a, tb> */
@@ -2302,24 +2339,10 @@ static void gan__inner_tangent(const gan__op *op, gan_layer *L, const gan__fwd *
     }
 }
 
-/* da = dy b + dty tb, db = dy a + dty ta; dta = dty b, dtb = dty a */
-static int gan__inner_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, int primal_zero,
-                           const gan_float *const *tx, const gan__bwd *tan)
+static int gan__inner_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
-    const gan_float *dys[2];
-    const gan_float *const *others[2];
-    int terms = 0;
-    size_t D = gan__shape_count(L->in);
     (void)op;
-    if (!primal_zero) {
-        dys[terms] = primal->dy;
-        others[terms++] = f->x;
-    }
-    dys[terms] = tan->dy;
-    others[terms++] = tx;
-    gan__inner_grads(primal->dx, f, D, dys, others, terms);
-    gan__inner_grads(tan->dx, f, D, &tan->dy, &f->x, 1);
-    return 1;
+    return gan__product_dual(gan__inner_grads, L, f, primal, d);
 }
 
 /* ---- the ops ---- */
@@ -2332,7 +2355,7 @@ static const gan__op gan__ops[] = {
       gan__conv2d_backward, gan__tangent_linear, gan__dual_linear },
     { GAN_CONV_TRANSPOSE2D, "ConvTranspose2d", 1, GAN__NEEDS_X | GAN__BILINEAR, gan__conv_plan,
       gan__conv_transpose2d_forward, gan__conv_transpose2d_backward, gan__tangent_linear, gan__dual_linear },
-    { GAN_BATCHNORM, "BatchNorm", 1, GAN__NEEDS_X | GAN__COUPLES, gan__batchnorm_plan, gan__batchnorm_forward,
+    { GAN_BATCHNORM, "BatchNorm", 1, GAN__NEEDS_X | GAN__NORMS_BATCH, gan__batchnorm_plan, gan__batchnorm_forward,
       gan__batchnorm_backward, gan__tangent_diagonal, gan__batchnorm_dual },
     { GAN_LAYERNORM, "LayerNorm", 1, GAN__NEEDS_X, gan__layernorm_plan, gan__layernorm_forward,
       gan__layernorm_backward, gan__layernorm_tangent, gan__layernorm_dual },
@@ -2344,9 +2367,11 @@ static const gan__op gan__ops[] = {
       gan__tangent_diagonal, gan__smooth_dual },
     { GAN_SIGMOID, "Sigmoid", 1, GAN__NEEDS_Y, gan__plan_same, gan__sigmoid_forward, gan__sigmoid_backward,
       gan__tangent_diagonal, gan__smooth_dual },
-    { GAN_DROPOUT, "Dropout", 1, GAN__COUPLES, gan__dropout_plan, gan__dropout_forward, gan__dropout_backward,
+    { GAN_DROPOUT, "Dropout", 1, GAN__RANDOM, gan__dropout_plan, gan__dropout_forward, gan__dropout_backward,
       gan__tangent_diagonal, gan__dual_linear },
     { GAN_RESHAPE, "Reshape", 1, GAN__VIEW, gan__reshape_plan, gan__reshape_forward, gan__reshape_backward,
+      gan__tangent_linear, gan__dual_linear },
+    { GAN_FLATTEN, "Flatten", 1, GAN__VIEW, gan__flatten_plan, gan__reshape_forward, gan__reshape_backward,
       gan__tangent_linear, gan__dual_linear },
     { GAN_UPSAMPLE2X, "Upsample2x", 1, 0, gan__upsample2x_plan, gan__upsample2x_forward,
       gan__upsample2x_backward, gan__tangent_linear, gan__dual_linear },
@@ -2354,7 +2379,7 @@ static const gan__op gan__ops[] = {
       gan__tangent_linear, gan__dual_linear },
     { GAN_SCALE, "Scale", 1, 0, gan__plan_same, gan__scale_forward, gan__scale_backward, gan__tangent_linear,
       gan__dual_linear },
-    { GAN_EMBEDDING, "Embedding", 1, GAN__NEEDS_X | GAN__NO_DX, gan__embedding_plan, gan__embedding_forward,
+    { GAN_EMBEDDING, "Embedding", 1, GAN__NEEDS_X | GAN__LABEL_IN, gan__embedding_plan, gan__embedding_forward,
       gan__embedding_backward, gan__embedding_tangent, gan__embedding_dual },
     { GAN_ADD, "Add", 2, 0, gan__join_plan, gan__add_forward, gan__add_backward, gan__tangent_linear,
       gan__dual_linear },
@@ -2720,6 +2745,7 @@ static int gan__grow(void **p, int *cap, int need, size_t size)
     void *q;
     int cap2 = *cap ? *cap : 8;
     if (need <= *cap) return 1;
+    if (need > INT_MAX / 2) return 0;
     while (cap2 < need) cap2 *= 2;
     q = GAN_MALLOC((size_t)cap2 * size);
     if (!q) return 0;
@@ -2799,7 +2825,8 @@ static gan_node gan__graph_add(gan_graph *g, const gan_layer *layer, const gan_n
         for (i = 0; i < n_in; i++) shapes[i] = g->nodes[xs[i].id].layer.out;
         nd->layer = *layer;
         nd->layer.in = shapes[0];
-        err = op->plan(&nd->layer, shapes, n_in, &nd->sizes);
+        /* after a failure the shapes downstream of it mean nothing: plan no more (and assert no more) */
+        err = g->error ? NULL : op->plan(&nd->layer, shapes, n_in, &nd->sizes);
         GAN_FREE(shapes);
         if (err) gan__graph_error(g, err, g->n_nodes);
     }
@@ -2823,9 +2850,15 @@ GANDEF gan_node gan_input(gan_graph *g, gan_shape shape)
 
 GANDEF gan_node gan_apply(gan_graph *g, gan_layer layer, gan_node x)
 {
+    int ok = (int)layer.kind >= 0 && (int)layer.kind < GAN__N_OPS && gan__ops[layer.kind].arity == 1;
     GAN_ASSERT(g && "gan_apply: NULL graph");
-    GAN_ASSERT((int)layer.kind >= 0 && (int)layer.kind < GAN__N_OPS && gan__ops[layer.kind].arity == 1
-               && "gan_apply takes a one-input layer; joins are gan_add, gan_mul, gan_concat, gan_inner");
+    GAN_ASSERT(ok && "gan_apply takes a one-input layer; joins are gan_add, gan_mul, gan_concat, gan_inner");
+    if (!ok) {
+        gan_node failed;
+        failed.id = -1;
+        gan__graph_error(g, "gan_apply takes a one-input layer; joins are gan_add, gan_mul, gan_concat, gan_inner", g->n_nodes);
+        return failed;
+    }
     return gan__graph_add(g, &layer, &x, 1);
 }
 
@@ -2858,6 +2891,12 @@ GANDEF gan_node gan_concat(gan_graph *g, const gan_node *xs, int n)
 {
     gan_layer L = gan__layer_new(GAN_CONCAT);
     GAN_ASSERT(g && xs && n >= 1 && "gan_concat needs at least one node");
+    if (!xs || n < 1) {
+        gan_node failed;
+        failed.id = -1;
+        gan__graph_error(g, "gan_concat needs at least one node", g->n_nodes);
+        return failed;
+    }
     return gan__graph_add(g, &L, xs, n);
 }
 
@@ -2907,6 +2946,9 @@ GANDEF gan_shape gan_node_shape(const gan_graph *g, gan_node node)
 #define GAN_MAX_ARENA_BYTES ((size_t)1 << (sizeof(size_t) >= 8 ? 39 : 30))
 #endif
 
+/* A tensor's name: its node's, a dot, and the longest role ("running_mean"). */
+#define GAN__TENSOR_NAME_MAX (GAN_NAME_MAX + sizeof ".running_mean")
+
 /* A node of a built network. */
 typedef struct gan__pnode {
     gan_layer *layer;   /* NULL for an input */
@@ -2916,7 +2958,7 @@ typedef struct gan__pnode {
     int root;           /* the node whose memory holds its output: itself, or a view's source */
     int keep;           /* the training output survives the forward: read by backward, or an output */
     int reaches;        /* an output's gradient reaches it */
-    int output;         /* 1 + its position among the outputs, 0 if it is not one */
+    int is_output;
     gan_shape shape;
     size_t count;       /* values per sample */
     gan_tensor act;     /* the training forward's output */
@@ -2945,28 +2987,32 @@ typedef struct gan__pedge {
 
 typedef struct gan__plan gan__plan;
 struct gan__plan {
-    int n_nodes, n_edges, max_in;
+    int n_nodes, n_edges;
     gan__pnode *nodes;
     gan__pedge *edges;
     int *out_edges, *inputs, *outputs; /* edge indices by source; node ids of the inputs and outputs */
     gan_shape *edge_shapes;            /* the source's shape of each edge, so a node's are contiguous */
-    const gan_float **xs, **txs;       /* per-call pointer scratch, max_in each */
+    const gan_float **xs, **txs;       /* per-call pointer scratch, one per input of the widest node */
     gan_float **dxs, **dtxs;
-    char (*param_names)[GAN_NAME_MAX + 16];
+    char (*param_names)[GAN__TENSOR_NAME_MAX];
     char (*names)[GAN_NAME_MAX];
     unsigned flags;
     gan__mode last_mode;               /* of the last training forward */
     size_t bytes_params, bytes_train, bytes_shared, bytes_work; /* for gan_net_print */
 };
 
-/* Where each buffer went: indices into the request lists of the two planned regions. */
+/* Where each buffer went: indices into the request lists of the two planned regions, or
+   GAN__NO_BUFFER. */
 typedef struct gan__slots {
     int act, saved, iact, isaved, grad, pgrad, tgrad, tan;
 } gan__slots;
 
+#define GAN__NO_BUFFER (-1)
+
+/* count rounded up to whole alignment blocks; SIZE_MAX stays SIZE_MAX */
 static size_t gan__round_up(size_t count)
 {
-    return gan__mul(gan__add(count, GAN__ALIGN_FLOATS - 1) / GAN__ALIGN_FLOATS, GAN__ALIGN_FLOATS);
+    return count > SIZE_MAX - GAN__ALIGN_FLOATS ? SIZE_MAX : (count + GAN__ALIGN_FLOATS - 1) / GAN__ALIGN_FLOATS * GAN__ALIGN_FLOATS;
 }
 
 /* Carves aligned pieces from a block of header memory in planning order; base NULL only counts. */
@@ -2975,10 +3021,15 @@ typedef struct gan__carver {
     size_t used;
 } gan__carver;
 
+/* Every piece of the header starts on this boundary, enough for any of its types. */
+#define GAN__HEADER_ALIGN 16
+
 static void *gan__carve_bytes(gan__carver *cv, size_t n, size_t count)
 {
     void *p = cv->base ? cv->base + cv->used : NULL;
-    cv->used = gan__add(cv->used, gan__mul((gan__mul(n, count) + 15) / 16, 16));
+    size_t bytes = gan__mul(n, count);
+    cv->used = gan__add(cv->used, bytes > SIZE_MAX - GAN__HEADER_ALIGN ? SIZE_MAX
+                                                                       : (bytes + GAN__HEADER_ALIGN - 1) / GAN__HEADER_ALIGN * GAN__HEADER_ALIGN);
     return p;
 }
 
@@ -3022,7 +3073,7 @@ static int gan__last_read(const gan__plan *P, int r, int base, int end, int keep
             int dst = P->edges[P->out_edges[nd->first_out + e]].dst;
             if (base + dst + 1 > last) last = base + dst + 1;
         }
-        if (nd->output && base + P->n_nodes + 1 > last) last = base + P->n_nodes + 1;
+        if (nd->is_output && base + P->n_nodes + 1 > last) last = base + P->n_nodes + 1;
     }
     return last;
 }
@@ -3043,7 +3094,7 @@ static void gan__request_grads(const gan__plan *P, const gan__steps *s, int base
             continue;
         }
         if (!nd->reaches) continue;
-        if (nd->output) first = base;
+        if (nd->is_output) first = base;
         for (e = 0; e < nd->n_out; e++) {
             const gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + e]];
             if (ed->diff && P->nodes[ed->dst].reaches && gan__op_step(s, base, ed->dst) < first)
@@ -3063,7 +3114,7 @@ static void gan__request_grads(const gan__plan *P, const gan__steps *s, int base
         if (!ed->own || (dual && !src->layer)) continue;
         for (c = 0; c < copies; c++) {
             int idx = gan__request(reqs, nr, gan__mul(batch, src->count), gan__op_step(s, base, ed->dst),
-                                   src->layer ? gan__sum_step(s, base, ed->src) : s->end);
+                                   gan__sum_step(s, base, ed->src));
             if (!dual) es[e].grad = idx;
             else if (c == 0) es[e].pgrad = idx;
             else es[e].tgrad = idx;
@@ -3097,15 +3148,14 @@ static void gan__plan_graph(gan__plan *P, const gan_graph *g, gan_layer *layers,
             ed->src = g->edges[gn->first_in + i];
             ed->dst = k;
             ed->slot = i;
-            ed->diff = !(gan__ops[gn->layer.kind].flags & GAN__NO_DX);
+            ed->diff = !(gan__ops[gn->layer.kind].flags & GAN__LABEL_IN);
             P->edge_shapes[gn->first_in + i] = g->nodes[ed->src].layer.out;
             P->nodes[ed->src].n_out++;
         }
-        if (gn->n_in > P->max_in) P->max_in = gn->n_in;
     }
     for (i = 0; i < n_outputs; i++) {
         P->outputs[i] = outputs[i];
-        P->nodes[outputs[i]].output = i + 1;
+        P->nodes[outputs[i]].is_output = 1;
     }
     /* consumers grouped by source, latest consumer first (the order backward reaches them) */
     for (k = 0, at = 0; k < P->n_nodes; k++) {
@@ -3119,8 +3169,8 @@ static void gan__plan_graph(gan__plan *P, const gan_graph *g, gan_layer *layers,
     }
     for (k = P->n_nodes - 1; k >= 0; k--) {
         gan__pnode *nd = &P->nodes[k];
-        int first_writer = nd->output != 0;
-        nd->reaches = nd->output != 0;
+        int first_writer = nd->is_output != 0;
+        nd->reaches = nd->is_output != 0;
         for (e = 0; e < nd->n_out; e++) {
             gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + e]];
             if (!ed->diff || !P->nodes[ed->dst].reaches) continue;
@@ -3132,7 +3182,7 @@ static void gan__plan_graph(gan__plan *P, const gan_graph *g, gan_layer *layers,
     for (k = 0; k < P->n_nodes; k++) {
         gan__pnode *nd = &P->nodes[k];
         unsigned needs = nd->layer ? gan__needs(nd->layer) : 0;
-        if (!nd->layer || nd->output) P->nodes[nd->root].keep = 1;
+        if (!nd->layer || nd->is_output) P->nodes[nd->root].keep = 1;
         if (needs & GAN__NEEDS_Y) P->nodes[nd->root].keep = 1;
         if (needs & GAN__NEEDS_X)
             for (i = 0; i < nd->n_in; i++) P->nodes[P->nodes[P->edges[nd->first_in + i].src].root].keep = 1;
@@ -3147,8 +3197,8 @@ static const char *gan__graph_problem(const gan_graph *g, int *node)
     for (k = 0; k < g->n_nodes; k++) {
         const gan__gnode *gn = &g->nodes[k];
         *node = k;
-        if (!gn->is_input && gn->layer.kind == GAN_EMBEDDING && !g->nodes[g->edges[gn->first_in]].is_input)
-            return "an Embedding's class index must come straight from a network input";
+        if (!gn->is_input && (gan__ops[gn->layer.kind].flags & GAN__LABEL_IN) && !g->nodes[g->edges[gn->first_in]].is_input)
+            return "a class index (the input of an Embedding) must come straight from a network input";
     }
     return NULL;
 }
@@ -3215,10 +3265,20 @@ static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes 
 
 /* The header block: the struct, its layers, the plan, its tables and the layers' sizes, carved in
    one order. With cv->base NULL it only counts. */
+/* The most inputs of any node (at least 1): the length of the per-call pointer scratch. */
+static size_t gan__widest(const gan_graph *g)
+{
+    size_t most = 1;
+    int k;
+    for (k = 0; k < g->n_nodes; k++)
+        if ((size_t)g->nodes[k].n_in > most) most = (size_t)g->nodes[k].n_in;
+    return most;
+}
+
 static gan_net *gan__net_header(gan__carver *cv, const gan_graph *g, int n_layers, int n_outputs, int n_params,
                                 gan__sizes **sizes)
 {
-    size_t slots = (size_t)g->n_edges + 1;
+    size_t slots = gan__widest(g);
     gan_net *net = (gan_net *)gan__carve_bytes(cv, sizeof(gan_net), 1);
     gan_layer *layers = (gan_layer *)gan__carve_bytes(cv, sizeof(gan_layer), (size_t)n_layers);
     gan__plan *P = (gan__plan *)gan__carve_bytes(cv, sizeof(gan__plan), 1);
@@ -3233,8 +3293,8 @@ static gan_net *gan__net_header(gan__carver *cv, const gan_graph *g, int n_layer
     gan_float **dxs = (gan_float **)gan__carve_bytes(cv, sizeof(gan_float *), slots);
     gan_float **dtxs = (gan_float **)gan__carve_bytes(cv, sizeof(gan_float *), slots);
     char(*names)[GAN_NAME_MAX] = (char(*)[GAN_NAME_MAX])gan__carve_bytes(cv, GAN_NAME_MAX, (size_t)g->n_nodes);
-    char(*param_names)[GAN_NAME_MAX + 16] = (char(*)[GAN_NAME_MAX + 16])gan__carve_bytes(
-        cv, GAN_NAME_MAX + 16, (size_t)n_params + 2 * (size_t)n_layers);
+    char(*param_names)[GAN__TENSOR_NAME_MAX] = (char(*)[GAN__TENSOR_NAME_MAX])gan__carve_bytes(
+        cv, GAN__TENSOR_NAME_MAX, (size_t)n_params + 2 * (size_t)n_layers);
     gan__sizes *s = (gan__sizes *)gan__carve_bytes(cv, sizeof(gan__sizes), (size_t)n_layers);
     if (!cv->base) return NULL;
     net->layers = layers;
@@ -3300,8 +3360,8 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         gan__fail("gan_net_build: node %d: %s", g->error_node, g->error);
         return NULL;
     }
-    if (!g->n_inputs || !g->n_nodes || g->nodes[g->n_nodes - 1].is_input) {
-        gan__fail("gan_net_build: a network needs an input and a layer after it");
+    if (!g->n_inputs || g->n_inputs == g->n_nodes || (!g->n_outputs && g->nodes[g->n_nodes - 1].is_input)) {
+        gan__fail("gan_net_build: a network needs an input and a layer (and, unmarked, its last node is its output)");
         return NULL;
     }
     problem = gan__graph_problem(g, &bad);
@@ -3370,7 +3430,9 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
     }
     ns = slots;
     es = slots + g->n_nodes;
-    memset(slots, 0xff, ((size_t)g->n_nodes + g->n_edges) * sizeof(gan__slots)); /* every index -1: no buffer */
+    for (k = 0; k < g->n_nodes + g->n_edges; k++)
+        slots[k].act = slots[k].saved = slots[k].iact = slots[k].isaved = slots[k].grad = slots[k].pgrad =
+            slots[k].tgrad = slots[k].tan = GAN__NO_BUFFER;
     st.n = g->n_nodes;
     for (k = 0; k < g->n_nodes; k++) { /* region A: the training forward */
         gan__pnode *nd = &P->nodes[k];
@@ -3432,7 +3494,7 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
     P->bytes_work = gan__round_up(work) * sizeof(gan_float);
 
     /* Point every node and edge at its buffers (a view at its root's). */
-#define GAN__SLOT(region, reqs_of, idx) ((idx) < 0 ? (gan_float *)NULL : (region) + (reqs_of)[idx].off)
+#define GAN__SLOT(region, reqs_of, idx) ((idx) == GAN__NO_BUFFER ? (gan_float *)NULL : (region) + (reqs_of)[idx].off)
     for (k = 0; k < g->n_nodes; k++) {
         gan__pnode *nd = &P->nodes[k];
         gan_float *act = GAN__SLOT(region_a, reqs, ns[nd->root].act);
@@ -3480,7 +3542,7 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         size_t j;
         if (L->run_var)
             for (j = 0; j < (size_t)L->in.c; j++) L->run_var[j] = 1;
-        if (L->kind == GAN_DROPOUT) {
+        if (gan__ops[L->kind].flags & GAN__RANDOM) {
             uint64_t hi = gan_rng_u32(rng), lo = gan_rng_u32(rng); /* two statements: a fixed order */
             gan_rng_seed(&L->rng, (hi << 32) | lo);
         }
@@ -3571,17 +3633,17 @@ static int gan__check_inputs(const gan_net *net, const gan_tensor *xs, int limit
     for (k = 0; k < P->n_nodes; k++) {
         const gan__pnode *nd = &P->nodes[k];
         const gan_float *label;
-        if (!nd->layer || nd->layer->kind != GAN_EMBEDDING) continue;
+        if (!nd->layer || !(gan__ops[nd->layer->kind].flags & GAN__LABEL_IN)) continue;
         label = xs[P->nodes[P->edges[nd->first_in].src].index].data;
         for (i = 0; i < n; i++)
             if (!gan__label_ok(label[i], nd->layer->in_ch))
-                return gan__fail("%s: node '%s' (Embedding): sample %d's class index is not an integer in [0, %d)", who,
-                                 nd->name, i, nd->layer->in_ch);
+                return gan__fail("%s: node '%s' (%s): sample %d's class index is not an integer in [0, %d)", who,
+                                 nd->name, gan__ops[nd->layer->kind].name, i, nd->layer->in_ch);
     }
     return 1;
 }
 
-/* BatchNorm with batch statistics needs more than one value per channel in a call of n samples. */
+/* Batch statistics need more than one value per channel in a call of n samples. */
 static int gan__check_batch_stats(const gan_net *net, int n, gan__mode mode, const char *who)
 {
     const gan__plan *P = net->plan;
@@ -3589,10 +3651,10 @@ static int gan__check_batch_stats(const gan_net *net, int n, gan__mode mode, con
     if (mode == GAN__EVAL) return 1;
     for (k = 0; k < P->n_nodes; k++) {
         const gan__pnode *nd = &P->nodes[k];
-        if (nd->layer && nd->layer->kind == GAN_BATCHNORM && (size_t)n * nd->shape.h * nd->shape.w < 2)
-            return gan__fail("%s: node '%s' (BatchNorm) with batch statistics needs more than one value per channel, "
+        if (nd->layer && (gan__ops[nd->layer->kind].flags & GAN__NORMS_BATCH) && (size_t)n * nd->shape.h * nd->shape.w < 2)
+            return gan__fail("%s: node '%s' (%s) with batch statistics needs more than one value per channel, "
                              "and a call of %d samples of (%d, %d, %d) gives one",
-                             who, nd->name, n, nd->shape.c, nd->shape.h, nd->shape.w);
+                             who, nd->name, gan__ops[nd->layer->kind].name, n, nd->shape.c, nd->shape.h, nd->shape.w);
     }
     return 1;
 }
@@ -3638,10 +3700,19 @@ GANDEF int gan_net_forward_multi(gan_net *net, const gan_tensor *xs)
     return gan__forward(net, xs, net->training ? GAN__TRAIN : GAN__EVAL, "gan_net_forward");
 }
 
+/* The one-input, one-output calls on a network with several: a programmer error, refused in every build. */
+static int gan__single(const gan_net *net, int inputs, int outputs, const char *who)
+{
+    int ok = (!inputs || net->n_inputs == 1) && (!outputs || net->n_outputs == 1);
+    GAN_ASSERT(ok && "the network has several inputs or outputs: use the _multi call");
+    return ok ? 1 : gan__fail("%s: the network has %d inputs and %d outputs: use %s_multi", who, net->n_inputs,
+                              net->n_outputs, who);
+}
+
 GANDEF const gan_tensor *gan_net_forward(gan_net *net, const gan_tensor *x)
 {
     GAN_ASSERT(net && x && x->data && "gan_net_forward: NULL argument");
-    GAN_ASSERT(net->n_inputs == 1 && "gan_net_forward: the network has several inputs (gan_net_forward_multi)");
+    if (!gan__single(net, 1, 0, "gan_net_forward")) return NULL;
     return gan_net_forward_multi(net, x) ? gan_net_output(net) : NULL;
 }
 
@@ -3703,7 +3774,7 @@ static void gan__backward_nodes(gan_net *net, int dparams)
     }
     for (i = 0; i < net->n_inputs; i++) {
         gan__pnode *in = &P->nodes[P->inputs[i]];
-        in->dx.n = n;
+        in->dx.n = in->need ? n : 0; /* n = 0: this backward did not compute it */
         if (in->need && !in->reaches) memset(in->grad, 0, (size_t)n * in->count * sizeof(gan_float));
     }
 }
@@ -3740,14 +3811,14 @@ GANDEF int gan_net_backward_multi(gan_net *net, const gan_tensor *dys, unsigned 
 GANDEF const gan_tensor *gan_net_backward(gan_net *net, const gan_tensor *dy)
 {
     GAN_ASSERT(net && dy && dy->data && "gan_net_backward: NULL argument");
-    GAN_ASSERT(net->n_outputs == 1 && "gan_net_backward: the network has several outputs (gan_net_backward_multi)");
+    if (!gan__single(net, 0, 1, "gan_net_backward")) return NULL;
     return gan_net_backward_multi(net, dy, GAN_GRAD_PARAMS | GAN_GRAD_INPUTS) ? gan_net_input_grad(net, 0) : NULL;
 }
 
 GANDEF const gan_tensor *gan_net_backward_input(gan_net *net, const gan_tensor *dy)
 {
     GAN_ASSERT(net && dy && dy->data && "gan_net_backward_input: NULL argument");
-    GAN_ASSERT(net->n_outputs == 1 && "gan_net_backward_input: the network has several outputs (gan_net_backward_multi)");
+    if (!gan__single(net, 0, 1, "gan_net_backward")) return NULL;
     return gan_net_backward_multi(net, dy, GAN_GRAD_INPUTS) ? gan_net_input_grad(net, 0) : NULL;
 }
 
@@ -3759,7 +3830,7 @@ GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *x
     GAN_ASSERT(net && ys && xs && "gan_net_infer: NULL argument");
     P = net->plan;
     B = net->max_batch;
-    if (!gan__check_inputs(net, xs, 2147483647, "gan_net_infer")) return 0;
+    if (!gan__check_inputs(net, xs, INT_MAX, "gan_net_infer")) return 0;
     n = xs[0].n;
     for (i = 0; i < net->n_outputs; i++) {
         const gan_tensor *y = &ys[i];
@@ -3789,7 +3860,7 @@ GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *x
 GANDEF int gan_net_infer(gan_net *net, gan_tensor *y, const gan_tensor *x, gan_stats stats)
 {
     GAN_ASSERT(net && y && x && "gan_net_infer: NULL argument");
-    GAN_ASSERT(net->n_inputs == 1 && net->n_outputs == 1 && "gan_net_infer: one input and one output (gan_net_infer_multi)");
+    if (!gan__single(net, 1, 1, "gan_net_infer")) return 0;
     return gan_net_infer_multi(net, y, x, stats);
 }
 
@@ -3816,7 +3887,8 @@ static void gan__dual_nodes(gan_net *net, gan__mode mode)
         gan__pnode *nd = &P->nodes[k];
         const gan__op *op;
         gan__fwd f;
-        gan__bwd pb, tb;
+        gan__bwd pb;
+        gan__dual_call d;
         int wrote_p, wrote_t;
         if (!nd->layer || !nd->reaches) continue;
         op = &gan__ops[nd->layer->kind];
@@ -3838,15 +3910,18 @@ static void gan__dual_nodes(gan_net *net, gan__mode mode)
         }
         pb.dy = nd->pgrad;
         pb.dx = P->dxs;
-        tb.dy = nd->tgrad;
-        tb.dx = P->dtxs;
-        pb.dparams = pb.dbias = tb.dparams = tb.dbias = gan__trainable(nd->layer);
+        pb.dparams = pb.dbias = gan__trainable(nd->layer);
+        d.tx = P->txs;
+        d.tan = pb;
+        d.tan.dy = nd->tgrad;
+        d.tan.dx = P->dtxs;
+        d.primal_zero = nd->pzero;
         if (nd->tzero || !nd->down) {
             if (!nd->pzero) op->backward(nd->layer, &f, &pb);
             wrote_p = !nd->pzero;
             wrote_t = 0;
         } else {
-            wrote_p = op->dual(op, nd->layer, &f, &pb, nd->pzero, P->txs, &tb);
+            wrote_p = op->dual(op, nd->layer, &f, &pb, &d);
             wrote_t = 1;
         }
         for (i = 0; i < nd->n_in; i++) {
@@ -3901,7 +3976,8 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
     if (wrt < 0 || wrt >= net->n_inputs) return gan__fail("gan_net_penalty: input %d does not exist", wrt);
     x = &P->nodes[P->inputs[wrt]];
     out = &P->nodes[P->outputs[0]];
-    if (out->count != 1) return gan__fail("gan_net_penalty: the first output must hold one value per sample");
+    if (out->count != 1 || !out->layer)
+        return gan__fail("gan_net_penalty: the first output must be a layer holding one value per sample");
     mode = net->training ? GAN__TRAIN : GAN__EVAL;
     /* The tangent's path: nodes that depend on x and feed the first output. Only there must every
        node pass the penalty (an auxiliary head with BatchNorm, say, does not enter P). */
@@ -3919,14 +3995,18 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
         for (i = 0; i < nd->n_in; i++)
             if (P->edges[nd->first_in + i].diff && P->nodes[P->edges[nd->first_in + i].src].down) nd->down = 1;
     }
+    if (!x->feeds)
+        return gan__fail("gan_net_penalty: input %d does not reach the first output, so its gradient is 0 by "
+                         "construction (a wrong wrt?)", wrt);
     for (k = 0; k < P->n_nodes; k++) {
         gan__pnode *nd = &P->nodes[k];
         nd->down = nd->down && nd->feeds;
-        if (nd->down && nd->layer && (gan__ops[nd->layer->kind].flags & GAN__COUPLES) && mode == GAN__TRAIN)
+        unsigned flags = nd->layer ? gan__ops[nd->layer->kind].flags : 0;
+        if (nd->down && mode == GAN__TRAIN && (flags & (GAN__NORMS_BATCH | GAN__RANDOM)))
             return gan__fail("gan_net_penalty: node '%s' (%s) in training mode %s, so a per-sample input gradient "
                              "is not defined; evaluation mode, or LayerNorm in a critic",
                              nd->name, gan__ops[nd->layer->kind].name,
-                             nd->layer->kind == GAN_DROPOUT ? "draws noise" : "mixes the samples");
+                             flags & GAN__RANDOM ? "draws noise" : "mixes the samples");
     }
     if (!gan__forward(net, xs, mode, "gan_net_penalty")) return 0;
     n = net->batch;
@@ -4001,6 +4081,16 @@ GANDEF void gan_net_step(gan_net *net)
     }
 }
 
+/* Two planned layers that hold their parameters and statistics in one layout: the same kind,
+   hyper-parameters that shape them, and shapes. */
+static int gan__same_layer(const gan_layer *a, const gan_layer *b)
+{
+    return a->kind == b->kind && a->in_ch == b->in_ch && a->out_ch == b->out_ch && a->k == b->k &&
+           a->has_bias == b->has_bias && a->affine == b->affine && a->nW == b->nW && a->nb == b->nb &&
+           a->in.c == b->in.c && a->in.h == b->in.h && a->in.w == b->in.w && a->out.c == b->out.c &&
+           a->out.h == b->out.h && a->out.w == b->out.w && !a->run_mean == !b->run_mean;
+}
+
 GANDEF int gan_net_copy_params(gan_net *dst, const gan_net *src)
 {
     int i;
@@ -4009,9 +4099,12 @@ GANDEF int gan_net_copy_params(gan_net *dst, const gan_net *src)
         return gan__fail("gan_net_copy_params: %d layers into %d", src->n_layers, dst->n_layers);
     for (i = 0; i < src->n_layers; i++) {
         const gan_layer *a = &src->layers[i], *b = &dst->layers[i];
-        if (a->kind != b->kind || a->nW != b->nW || a->nb != b->nb || !a->run_mean != !b->run_mean)
-            return gan__fail("gan_net_copy_params: layer %d is %s with %z + %z parameters in one and %s with %z + %z in the other",
-                             i, gan__ops[a->kind].name, a->nW, a->nb, gan__ops[b->kind].name, b->nW, b->nb);
+        if (!gan__same_layer(a, b))
+            return gan__fail("gan_net_copy_params: layer %d is %s (%d, %d, %d) -> (%d, %d, %d) with %z + %z parameters in "
+                             "one and %s (%d, %d, %d) -> (%d, %d, %d) with %z + %z in the other",
+                             i, gan__ops[a->kind].name, a->in.c, a->in.h, a->in.w, a->out.c, a->out.h, a->out.w, a->nW,
+                             a->nb, gan__ops[b->kind].name, b->in.c, b->in.h, b->in.w, b->out.c, b->out.h, b->out.w,
+                             b->nW, b->nb);
     }
     for (i = 0; i < src->n_layers; i++) {
         const gan_layer *a = &src->layers[i];
@@ -4194,7 +4287,7 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
         if (L) sprintf(num, "%3d", nd->index);
         else sprintf(num, "   ");
         fprintf(f, "%s  %-14s %-15s %-22s %-18s %lu\n", num, nd->name,
-                !L ? "input" : L->kind == GAN_RESHAPE && L->to.c < 0 ? "Flatten" : gan__ops[L->kind].name, inputs,
+                !L ? "input" : gan__ops[L->kind].name, inputs,
                 shape, (unsigned long)(L ? L->nW + L->nb : 0));
         if (L) total += L->nW + L->nb;
     }

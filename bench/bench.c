@@ -240,6 +240,7 @@ static const char *kind_name(gan_layer_kind kind)
     case GAN_SIGMOID: return "sigmoid";
     case GAN_DROPOUT: return "dropout";
     case GAN_RESHAPE: return "reshape";
+    case GAN_FLATTEN: return "flatten";
     case GAN_UPSAMPLE2X: return "upsample2x";
     default: return "other"; /* the reference DCGAN has no other kind */
     }

@@ -358,6 +358,28 @@ static void test_sizes(void)
     refused("sizes: Embedding(INT_MAX, INT_MAX) -> NULL", gan_chw(1, 1, 1), embed, 1);
     refused("sizes: Flatten of (2^16, 2^16, 2) (C*H*W past INT_MAX) -> NULL", gan_chw(1 << 16, 1 << 16, 2), gan_flatten(), 1);
     {
+        /* a refused node, then a layer whose check its meaningless shape would fail: NULL, not an assert */
+        gan_graph *g = gan_graph_new();
+        gan_rng rng;
+        gan_net *net;
+        gan_node h = gan_apply(g, gan_upsample2x(), gan_input(g, gan_chw(3, 1, 1200000000)));
+        gan_apply(g, gan_batchnorm(3), h);
+        gan_rng_seed(&rng, 1);
+        net = gan_net_build(g, 1, 0, &rng);
+        test_report("sizes: a layer after a refused one is not planned: NULL naming the first problem",
+                    net == NULL && strstr(gan_last_error(), "Upsample2x") != NULL, "net %p, error \"%s\"", (void *)net,
+                    gan_last_error());
+        gan_graph_free(g);
+    }
+    {
+        gan_graph *g = gan_graph_new();
+        gan_node a = gan_add(g, gan_input(g, gan_chw(1, 65536, 65536)), gan_input(g, gan_chw(1, 1, 1)));
+        gan_shape s = gan_node_shape(g, a);
+        test_report("sizes: Add of (1, 65536, 65536) and a broadcast (1, 1, 1) is (1, 65536, 65536) (H W past INT_MAX)",
+                    s.c == 1 && s.h == 65536 && s.w == 65536, "got (%d, %d, %d)", s.c, s.h, s.w);
+        gan_graph_free(g);
+    }
+    {
         gan_graph *g = gan_graph_new();
         gan_node a = gan_input(g, gan_chw(INT_MAX / 2 + 1, 1, 1)), xs[2];
         gan_rng rng;
@@ -536,6 +558,28 @@ static void test_groups(void)
         gan_net_free(e);
         gan_net_free(f);
     }
+    {
+        /* the same parameter counts in other shapes: Linear(4, 8) and Linear(8, 4); no-affine BatchNorms of
+           1024 and 4 channels (no parameters at all, running statistics of other lengths) */
+        gan_rng r3;
+        gan_layer l48 = gan_no_bias(gan_linear(4, 8)), l84 = gan_no_bias(gan_linear(8, 4));
+        gan_layer bn_big = gan_no_affine(gan_batchnorm(1024)), bn_small = gan_no_affine(gan_batchnorm(4));
+        gan_net *p, *q;
+        int refused;
+        gan_rng_seed(&r3, 4);
+        p = gan_net_create(gan_chw(4, 1, 1), &l48, 1, N, &r3);
+        q = gan_net_create(gan_chw(8, 1, 1), &l84, 1, N, &r3);
+        refused = p && q && !gan_net_copy_params(q, p);
+        gan_net_free(p);
+        gan_net_free(q);
+        p = gan_net_create(gan_chw(1024, 1, 1), &bn_big, 1, N, &r3);
+        q = gan_net_create(gan_chw(4, 1, 1), &bn_small, 1, N, &r3);
+        refused = refused && p && q && !gan_net_copy_params(q, p);
+        test_report("copy: equal parameter counts in other shapes, and statistics of other lengths, are refused",
+                    refused, "copied, error \"%s\"", gan_last_error());
+        gan_net_free(p);
+        gan_net_free(q);
+    }
     gan_net_free(a);
     gan_net_free(b);
     gan_net_free(c);
@@ -596,6 +640,35 @@ static void test_names(void)
     gan_net_free(chain);
 }
 
+static void test_input_grads_and_order(void)
+{
+    gan_net *a = make_square(61);
+    gan_graph *g;
+    gan_node x, y;
+    gan_net *net;
+    gan_rng rng;
+    gan_float xv[N * 5] = { 0 }, dy[N * 5] = { 0 };
+    gan_tensor xt = gan_tensor_make(xv, N, 5, 1, 1), dyt = gan_tensor_make(dy, N, 5, 1, 1);
+    gan_net_forward(a, &xt);
+    gan_net_backward_multi(a, &dyt, GAN_GRAD_INPUTS);
+    gan_net_backward_multi(a, &dyt, GAN_GRAD_PARAMS);
+    test_report("input grads: after a parameters-only backward, gan_net_input_grad says n = 0 (not computed)",
+                gan_net_input_grad(a, 0)->n == 0, "n = %d", gan_net_input_grad(a, 0)->n);
+    gan_net_free(a);
+
+    g = gan_graph_new();
+    x = gan_input(g, gan_chw(2, 1, 1));
+    y = gan_apply(g, gan_linear(2, 1), x);
+    gan_output(g, y);
+    gan_input(g, gan_chw(3, 1, 1)); /* declared last, unused */
+    gan_rng_seed(&rng, 62);
+    net = gan_net_build(g, 2, 0, &rng);
+    test_report("order: a graph whose last node is an unused input builds when its output is marked", net != NULL,
+                "error \"%s\"", gan_last_error());
+    gan_net_free(net);
+    gan_graph_free(g);
+}
+
 static void test_labels_scale_kept(void)
 {
     gan_graph *g = gan_graph_new();
@@ -653,6 +726,7 @@ int main(void)
     test_no_allocation();
     test_groups();
     test_names();
+    test_input_grads_and_order();
     test_labels_scale_kept();
     return test_finish();
 }
