@@ -169,7 +169,7 @@
       backward reads them, reused as soon as nothing will), and one region shared by sampling, the
       backward's gradients and the penalty's passes (which never run at once); then one scratch area.
       Every size is computed with overflow-checked arithmetic; a plan past GAN_MAX_ARENA_BYTES is
-      refused with NULL and a message before anything is allocated. Forward, backward, sampling,
+      refused with NULL and a message before the arena is allocated. Forward, backward, sampling,
       penalties and optimizer steps never allocate. Pointers returned point into the arena: outputs
       stay valid until the next forward (or penalty), input gradients until the next backward (or
       penalty). Inputs and dL/doutputs are copied in first, so they may be any buffers, the
@@ -207,9 +207,9 @@
       gradients adding up.
 
    SAMPLING
-      gan_net_infer(G, &y, &z, GAN_STATS_RUNNING) runs G on any number of samples (in chunks of
-      max_batch) with Dropout off and BatchNorm's running estimates (GAN_STATS_BATCH: each chunk's
-      own statistics, running estimates untouched). It has memory of its own: it leaves the last
+      gan_net_infer(G, &y, &z, GAN_STATS_RUNNING) runs G on any number of samples (in even chunks of
+      at most max_batch) with Dropout off and BatchNorm's running estimates (GAN_STATS_BATCH: each
+      chunk's own statistics, running estimates untouched). It has memory of its own: it leaves the last
       training forward, the running statistics, Dropout's streams and every gradient as they were,
       so a sample grid drawn between a forward and its backward changes nothing.
 
@@ -599,8 +599,8 @@ GANDEF const gan_tensor *gan_net_output_at(const gan_net *net, int i);
 /* dL/dinput i of the last backward (n = 0 if that backward did not compute it) */
 GANDEF const gan_tensor *gan_net_input_grad(const gan_net *net, int i);
 
-/* Runs the network on x.n samples, any number, in chunks of at most max_batch, writing y; Dropout off,
-   BatchNorm per `stats`. It has memory of its own: the last training forward's activations and saved
+/* Runs the network on x.n >= 1 samples, any number, in as few chunks of at most max_batch as can
+   be, as equal as can be (15 at max_batch 6: 5, 5, 5), writing y; Dropout off, BatchNorm per `stats`. It has memory of its own: the last training forward's activations and saved
    values, the running statistics and every gradient stay as they were, so a sample grid may be drawn
    between a forward and its backward. 1, or 0 with gan_last_error(). */
 GANDEF int      gan_net_infer(gan_net *net, gan_tensor *y, const gan_tensor *x, gan_stats stats);
@@ -611,8 +611,9 @@ GANDEF int      gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tens
    held fixed): *penalty = P, and dP/dparameters is added (+=) to the parameter gradients. The
    network's first output must hold one value per sample. It runs its own forward and backward passes,
    so it replaces the last forward: call it beside the loss's backward calls, before gan_net_step.
-   Needs GAN_BUILD_PENALTY. 1, or 0 with gan_last_error() naming a node the penalty cannot pass
-   (BatchNorm in training mode, Dropout in training mode). */
+   Needs GAN_BUILD_PENALTY. 1, or 0 with gan_last_error(): a node between x and the first output that
+   the penalty cannot pass (BatchNorm or Dropout in training mode), named; an x that does not reach
+   the first output; a first output that is not one value per sample of a layer. */
 GANDEF int      gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *xs, int wrt,
                                 gan_penalty_kind kind, gan_float weight);
 
@@ -2141,6 +2142,7 @@ static void gan__bcast_acc(gan_float *d, gan__bcast pd, const gan_float *dy, con
         }
 }
 
+/* y (out) = a + b, each operand broadcast over the output */
 static void gan__add_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__binary(f->y, f->x[0], gan__bcast_of(f->in[0]), f->x[1], gan__bcast_of(f->in[1]), f->n, L->out, 0);
@@ -2162,6 +2164,7 @@ static void gan__add_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b
     }
 }
 
+/* y (out) = a b, each operand broadcast over the output */
 static void gan__mul_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__binary(f->y, f->x[0], gan__bcast_of(f->in[0]), f->x[1], gan__bcast_of(f->in[1]), f->n, L->out, 1);
@@ -3033,15 +3036,6 @@ static void *gan__carve_bytes(gan__carver *cv, size_t n, size_t count)
     return p;
 }
 
-/* The request for a buffer of `count` values in use over [first, last]; returns its index. */
-static int gan__request(gan__req *reqs, int *n, size_t count, int first, int last)
-{
-    reqs[*n].size = gan__round_up(count);
-    reqs[*n].off = 0;
-    reqs[*n].first = first;
-    reqs[*n].last = last;
-    return (*n)++;
-}
 
 /* Steps of the planned schedules. Training forward (region A): inputs at 0, node k at k + 1, then the
    end. The shared region S holds three schedules one after another -- inference, backward, the
@@ -3060,15 +3054,39 @@ typedef struct gan__steps {
 static int gan__sum_step(const gan__steps *s, int base, int k) { return base + 1 + 2 * (s->n - 1 - k); }
 static int gan__op_step(const gan__steps *s, int base, int k) { return base + 2 + 2 * (s->n - 1 - k); }
 
+/* Planning one region: the plan, the schedules' steps, the batch, the requests made so far (at most
+   cap), and where each node's and each edge's requests went. */
+typedef struct gan__planning {
+    const gan__plan *P;
+    const gan__sizes *sizes;
+    gan__steps st;
+    size_t batch;
+    gan__req *reqs;
+    int n, cap;
+    gan__slots *ns, *es;
+} gan__planning;
+
+/* The request for a buffer of `count` values in use over [first, last]; returns its index. */
+static int gan__request(gan__planning *pl, size_t count, int first, int last)
+{
+    gan__req *r = &pl->reqs[pl->n];
+    GAN_ASSERT(pl->n < pl->cap && "gan_net_build: more buffer requests than planned for");
+    r->size = gan__round_up(count);
+    r->off = 0;
+    r->first = first;
+    r->last = last;
+    return pl->n++;
+}
+
 /* The last step a forward output is read, in a schedule where node k runs at base + k + 1: its
-   consumers' steps, or `end` if kept. */
-static int gan__last_read(const gan__plan *P, int r, int base, int end, int keep_step)
+   consumers' steps, or `end` if kept for backward and kept_to_end. */
+static int gan__last_read(const gan__plan *P, int r, int base, int end, int kept_to_end)
 {
     int k, e, last = base + (P->nodes[r].layer ? r + 1 : 0);
     for (k = 0; k < P->n_nodes; k++) {
         const gan__pnode *nd = &P->nodes[k];
         if (nd->root != r) continue;
-        if (nd->keep && keep_step) return end;
+        if (nd->keep && kept_to_end) return end;
         for (e = 0; e < nd->n_out; e++) {
             int dst = P->edges[P->out_edges[nd->first_out + e]].dst;
             if (base + dst + 1 > last) last = base + dst + 1;
@@ -3078,19 +3096,43 @@ static int gan__last_read(const gan__plan *P, int r, int base, int end, int keep
     return last;
 }
 
+/* Requests for a forward schedule in which node k runs at base + k + 1 and that ends at `end`: each
+   root's output until its last reader, and each layer's saved values. The training forward keeps
+   what backward reads until `end`; inference keeps an output only until its consumers have run and
+   saved values only during their own call. */
+static void gan__request_forward(gan__planning *pl, int base, int end, int training)
+{
+    const gan__plan *P = pl->P;
+    int k;
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        int t = base + (nd->layer ? k + 1 : 0);
+        if (nd->root == k) {
+            int idx = gan__request(pl, gan__mul(pl->batch, nd->count), t, gan__last_read(P, k, base, end, training));
+            *(training ? &pl->ns[k].act : &pl->ns[k].iact) = idx;
+        }
+        if (nd->layer) {
+            const gan__sizes *z = &pl->sizes[nd->index];
+            size_t count = gan__add(z->saved_fixed, gan__mul(pl->batch, z->saved_per_sample));
+            if (count) *(training ? &pl->ns[k].saved : &pl->ns[k].isaved) = gan__request(pl, count, t, training ? end : t);
+        }
+    }
+}
+
 /* Requests for one backward-like schedule (backward, or the penalty's dual backward when dual):
    each reaching node's gradient from its first writer to its own step, each own edge from its
    consumer's step to its source's sum step. Inputs: the backward's persist; the dual's are not needed. */
-static void gan__request_grads(const gan__plan *P, const gan__steps *s, int base, int dual, gan__req *reqs, int *nr,
-                               gan__slots *ns, gan__slots *es, size_t batch)
+static void gan__request_grads(gan__planning *pl, int base, int dual)
 {
+    const gan__plan *P = pl->P;
+    const gan__steps *s = &pl->st;
     int k, e, copies = dual ? 2 : 1, c;
     for (k = 0; k < P->n_nodes; k++) {
         const gan__pnode *nd = &P->nodes[k];
         int first = s->end, last;
         if (!nd->layer && dual) continue;
         if (!nd->layer && !dual) {
-            ns[k].grad = gan__request(reqs, nr, gan__mul(batch, nd->count), 0, s->end);
+            pl->ns[k].grad = gan__request(pl, gan__mul(pl->batch, nd->count), 0, s->end);
             continue;
         }
         if (!nd->reaches) continue;
@@ -3102,10 +3144,10 @@ static void gan__request_grads(const gan__plan *P, const gan__steps *s, int base
         }
         last = gan__op_step(s, base, k);
         for (c = 0; c < copies; c++) {
-            int idx = gan__request(reqs, nr, gan__mul(batch, nd->count), first, last);
-            if (!dual) ns[k].grad = idx;
-            else if (c == 0) ns[k].pgrad = idx;
-            else ns[k].tgrad = idx;
+            int idx = gan__request(pl, gan__mul(pl->batch, nd->count), first, last);
+            if (!dual) pl->ns[k].grad = idx;
+            else if (c == 0) pl->ns[k].pgrad = idx;
+            else pl->ns[k].tgrad = idx;
         }
     }
     for (e = 0; e < P->n_edges; e++) {
@@ -3113,11 +3155,11 @@ static void gan__request_grads(const gan__plan *P, const gan__steps *s, int base
         const gan__pnode *src = &P->nodes[ed->src];
         if (!ed->own || (dual && !src->layer)) continue;
         for (c = 0; c < copies; c++) {
-            int idx = gan__request(reqs, nr, gan__mul(batch, src->count), gan__op_step(s, base, ed->dst),
+            int idx = gan__request(pl, gan__mul(pl->batch, src->count), gan__op_step(s, base, ed->dst),
                                    gan__sum_step(s, base, ed->src));
-            if (!dual) es[e].grad = idx;
-            else if (c == 0) es[e].pgrad = idx;
-            else es[e].tgrad = idx;
+            if (!dual) pl->es[e].grad = idx;
+            else if (c == 0) pl->es[e].pgrad = idx;
+            else pl->es[e].tgrad = idx;
         }
     }
 }
@@ -3204,19 +3246,19 @@ static const char *gan__graph_problem(const gan_graph *g, int *node)
 }
 
 /* Does a node hold tensors that are named (parameters or running statistics)? */
-static int gan__has_tensors(const gan__pnode *nd)
+static int gan__has_tensors(const gan__pnode *nd, const gan__sizes *sizes)
 {
-    return nd->layer && (nd->layer->nW || nd->layer->nb || nd->layer->kind == GAN_BATCHNORM);
+    return nd->layer && (nd->layer->nW || nd->layer->nb || sizes[nd->index].buffers);
 }
 
 /* Two nodes with named tensors under one name (given, or a default index) would give two tensors one
    name. 0 and the error if so. */
-static int gan__names_unique(const gan__plan *P)
+static int gan__names_unique(const gan__plan *P, const gan__sizes *sizes)
 {
     int k, j;
     for (k = 0; k < P->n_nodes; k++)
-        for (j = 0; j < k && gan__has_tensors(&P->nodes[k]); j++)
-            if (gan__has_tensors(&P->nodes[j]) && strcmp(P->nodes[j].name, P->nodes[k].name) == 0)
+        for (j = 0; j < k && gan__has_tensors(&P->nodes[k], sizes); j++)
+            if (gan__has_tensors(&P->nodes[j], sizes) && strcmp(P->nodes[j].name, P->nodes[k].name) == 0)
                 return gan__fail("gan_net_build: nodes %d and %d are both named '%s'", j, k, P->nodes[k].name);
     return 1;
 }
@@ -3226,13 +3268,17 @@ static int gan__names_unique(const gan__plan *P)
    everything a checkpoint holds) | training activations and saved values (region A) | inference,
    gradients and the penalty's buffers (region S) | scratch. With base NULL it only counts; returns
    the values used. */
-static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes *sizes, size_t size_a,
-                                size_t size_s, size_t work, gan_float **a, gan_float **s)
+/* The planned regions and the scratch, in values, and where they start once the arena exists. */
+typedef struct gan__regions {
+    size_t size_a, size_s, work;
+    gan_float *a, *s;
+} gan__regions;
+
+static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes *sizes, gan__regions *rg)
 {
-    size_t params = 0, off = 0, at = 0, buffers = 0;
+    size_t params = 0, off = 0, at;
     int i;
     for (i = 0; i < net->n_layers; i++) params = gan__add(params, gan__round_up(gan__add(net->layers[i].nW, net->layers[i].nb)));
-    for (i = 0; i < net->n_layers; i++) buffers = gan__add(buffers, gan__round_up(sizes[i].buffers / 2) * 2);
     net->n_params = params;
     if (base) {
         net->params = base;
@@ -3252,15 +3298,15 @@ static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes 
             L->run_mean = sizes[i].buffers ? base + at : NULL;
             L->run_var = sizes[i].buffers ? base + at + half : NULL;
         }
-        off += gan__round_up(L->nW + L->nb);
-        if (sizes[i].buffers) at = gan__add(at, 2 * half);
+        off = gan__add(off, gan__round_up(gan__add(L->nW, L->nb)));
+        if (sizes[i].buffers) at = gan__add(at, gan__mul(2, half));
     }
     if (base) {
-        *a = base + at;
-        *s = base + at + size_a;
-        for (i = 0; i < net->n_layers; i++) net->layers[i].work = base + at + size_a + size_s;
+        rg->a = base + at;
+        rg->s = rg->a + rg->size_a;
+        for (i = 0; i < net->n_layers; i++) net->layers[i].work = rg->s + rg->size_s;
     }
-    return gan__add(gan__add(at, size_a), gan__add(size_s, work));
+    return gan__add(gan__add(at, rg->size_a), gan__add(rg->size_s, rg->work));
 }
 
 /* The header block: the struct, its layers, the plan, its tables and the layers' sizes, carved in
@@ -3340,14 +3386,14 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
     gan__plan *P;
     gan__carver cv;
     gan__req *reqs = NULL;
-    gan__slots *slots = NULL, *ns, *es;
+    gan__slots *slots = NULL;
     gan__sizes *sizes = NULL;
-    gan__steps st;
-    int *order = NULL, k, i, e, nr_a = 0, nr_s = 0, n_layers, n_params = 0, n_outputs, bad, one_output;
+    gan__planning pl;
+    gan__regions rg;
+    int *order = NULL, k, i, e, nr_a, n_layers, n_params = 0, n_outputs, bad, one_output;
     const int *outputs;
-    size_t header, size_a, size_s, work = 0, B = (size_t)max_batch, count;
+    size_t header, B = (size_t)max_batch, cap;
     const char *problem;
-    gan_float *region_a = NULL, *region_s = NULL;
 
     GAN_ASSERT(g && rng && "gan_net_build needs a graph and an rng");
     GAN_ASSERT(max_batch > 0 && "gan_net_build: max_batch must be positive");
@@ -3413,64 +3459,63 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         else gan__name_number(P->names[k], "in", (size_t)nd->index);
         nd->name = P->names[k];
     }
-    if (!gan__names_unique(P)) {
+    if (!gan__names_unique(P, sizes)) {
         GAN_FREE(net);
         return NULL;
     }
 
-    /* Plan the two regions. At most 8 requests per node and 3 per edge. */
-    reqs = (gan__req *)GAN_MALLOC(((size_t)8 * g->n_nodes + (size_t)3 * g->n_edges) * sizeof(gan__req));
-    order = (int *)GAN_MALLOC(((size_t)8 * g->n_nodes + (size_t)3 * g->n_edges) * sizeof(int));
-    slots = (gan__slots *)GAN_MALLOC(((size_t)g->n_nodes + g->n_edges) * sizeof(gan__slots));
+    /* Plan the two regions. A node makes at most 8 requests (act, saved, iact, isaved, grad, pgrad,
+       tgrad, tan) and an edge 3 (grad, pgrad, tgrad). */
+    cap = gan__add(gan__mul(8, (size_t)g->n_nodes), gan__mul(3, (size_t)g->n_edges));
+    if (cap >= INT_MAX) { /* and so n_nodes + n_edges too */
+        GAN_FREE(net);
+        gan__fail("gan_net_build: too many nodes and edges to plan");
+        return NULL;
+    }
+    reqs = (gan__req *)GAN_MALLOC(cap * sizeof(gan__req));
+    order = (int *)GAN_MALLOC(cap * sizeof(int));
+    slots = (gan__slots *)GAN_MALLOC(((size_t)g->n_nodes + (size_t)g->n_edges) * sizeof(gan__slots));
     if (!reqs || !order || !slots) {
         gan__plan_free(reqs, order, slots);
         GAN_FREE(net);
         gan__fail("gan_net_build: out of memory for planning");
         return NULL;
     }
-    ns = slots;
-    es = slots + g->n_nodes;
     for (k = 0; k < g->n_nodes + g->n_edges; k++)
         slots[k].act = slots[k].saved = slots[k].iact = slots[k].isaved = slots[k].grad = slots[k].pgrad =
             slots[k].tgrad = slots[k].tan = GAN__NO_BUFFER;
-    st.n = g->n_nodes;
-    for (k = 0; k < g->n_nodes; k++) { /* region A: the training forward */
-        gan__pnode *nd = &P->nodes[k];
-        if (nd->root == k) ns[k].act = gan__request(reqs, &nr_a, gan__mul(B, nd->count), nd->layer ? k + 1 : 0,
-                                                      gan__last_read(P, k, 0, g->n_nodes + 1, 1));
-        if (nd->layer) {
-            count = gan__add(sizes[nd->index].saved_fixed, gan__mul(B, sizes[nd->index].saved_per_sample));
-            if (count) ns[k].saved = gan__request(reqs, &nr_a, count, k + 1, g->n_nodes + 1);
-            if (sizes[nd->index].work > work) work = sizes[nd->index].work;
-        }
-    }
-    size_a = gan__place(reqs, nr_a, order);
-    st.infer0 = 0;
-    st.back0 = g->n_nodes + 2;
-    st.tan0 = st.back0 + 2 * g->n_nodes + 2;
-    st.dual0 = st.tan0 + g->n_nodes + 2;
-    st.end = (flags & GAN_BUILD_PENALTY) ? st.dual0 + 2 * g->n_nodes + 2 : st.tan0;
-    for (k = 0; k < g->n_nodes; k++) { /* region S: inference */
-        gan__pnode *nd = &P->nodes[k];
-        if (nd->root == k)
-            ns[k].iact = gan__request(reqs + nr_a, &nr_s, gan__mul(B, nd->count), st.infer0 + (nd->layer ? k + 1 : 0),
-                                      gan__last_read(P, k, st.infer0, st.infer0 + g->n_nodes + 1, 0));
-        if (nd->layer) {
-            count = gan__add(sizes[nd->index].saved_fixed, gan__mul(B, sizes[nd->index].saved_per_sample));
-            if (count) ns[k].isaved = gan__request(reqs + nr_a, &nr_s, count, st.infer0 + k + 1, st.infer0 + k + 1);
-        }
-    }
-    gan__request_grads(P, &st, st.back0, 0, reqs + nr_a, &nr_s, ns, es, B);
-    if (flags & GAN_BUILD_PENALTY) {
+    pl.P = P;
+    pl.sizes = sizes;
+    pl.batch = B;
+    pl.reqs = reqs;
+    pl.n = 0;
+    pl.cap = (int)cap;
+    pl.ns = slots;
+    pl.es = slots + g->n_nodes;
+    pl.st.n = g->n_nodes;
+    pl.st.infer0 = 0;
+    pl.st.back0 = g->n_nodes + 2;
+    pl.st.tan0 = pl.st.back0 + 2 * g->n_nodes + 2;
+    pl.st.dual0 = pl.st.tan0 + g->n_nodes + 2;
+    pl.st.end = (flags & GAN_BUILD_PENALTY) ? pl.st.dual0 + 2 * g->n_nodes + 2 : pl.st.tan0;
+    gan__request_forward(&pl, 0, g->n_nodes + 1, 1); /* region A: the training forward */
+    nr_a = pl.n;
+    rg.size_a = gan__place(reqs, nr_a, order);
+    gan__request_forward(&pl, pl.st.infer0, pl.st.infer0 + g->n_nodes + 1, 0); /* region S: inference, */
+    gan__request_grads(&pl, pl.st.back0, 0);                                      /* backward, */
+    if (flags & GAN_BUILD_PENALTY) {                                              /* the penalty */
         for (k = 0; k < g->n_nodes; k++)
-            ns[k].tan = gan__request(reqs + nr_a, &nr_s, gan__mul(B, P->nodes[k].count),
-                                     st.tan0 + (P->nodes[k].layer ? k + 1 : 0), st.end);
-        gan__request_grads(P, &st, st.dual0, 1, reqs + nr_a, &nr_s, ns, es, B);
+            pl.ns[k].tan = gan__request(&pl, gan__mul(B, P->nodes[k].count),
+                                        pl.st.tan0 + (P->nodes[k].layer ? k + 1 : 0), pl.st.end);
+        gan__request_grads(&pl, pl.st.dual0, 1);
     }
-    size_s = gan__place(reqs + nr_a, nr_s, order);
+    rg.size_s = gan__place(reqs + nr_a, pl.n - nr_a, order);
+    for (k = 0, rg.work = 0; k < n_layers; k++)
+        if (sizes[k].work > rg.work) rg.work = sizes[k].work;
+    rg.work = gan__round_up(rg.work);
 
-    /* The arena, checked against GAN_MAX_ARENA_BYTES before anything is allocated. */
-    net->arena_count = gan__arena_layout(net, NULL, sizes, size_a, size_s, gan__round_up(work), NULL, NULL);
+    /* The arena, checked against GAN_MAX_ARENA_BYTES before it is allocated. */
+    net->arena_count = gan__arena_layout(net, NULL, sizes, &rg);
     if (net->arena_count > (GAN_MAX_ARENA_BYTES - GAN__ALIGN_BYTES) / sizeof(gan_float)) {
         gan__plan_free(reqs, order, slots);
         GAN_FREE(net);
@@ -3487,32 +3532,32 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
     net->arena = (gan_float *)((char *)net->arena_block +
                                (GAN__ALIGN_BYTES - (size_t)((uintptr_t)net->arena_block % GAN__ALIGN_BYTES)) % GAN__ALIGN_BYTES);
     memset(net->arena, 0, net->arena_count * sizeof(gan_float));
-    gan__arena_layout(net, net->arena, sizes, size_a, size_s, gan__round_up(work), &region_a, &region_s);
-    P->bytes_params = (size_t)(region_a - net->arena) * sizeof(gan_float);
-    P->bytes_train = size_a * sizeof(gan_float);
-    P->bytes_shared = size_s * sizeof(gan_float);
-    P->bytes_work = gan__round_up(work) * sizeof(gan_float);
+    gan__arena_layout(net, net->arena, sizes, &rg);
+    P->bytes_params = (size_t)(rg.a - net->arena) * sizeof(gan_float);
+    P->bytes_train = rg.size_a * sizeof(gan_float);
+    P->bytes_shared = rg.size_s * sizeof(gan_float);
+    P->bytes_work = rg.work * sizeof(gan_float);
 
     /* Point every node and edge at its buffers (a view at its root's). */
-#define GAN__SLOT(region, reqs_of, idx) ((idx) == GAN__NO_BUFFER ? (gan_float *)NULL : (region) + (reqs_of)[idx].off)
+#define GAN__SLOT(region, idx) ((idx) == GAN__NO_BUFFER ? (gan_float *)NULL : (region) + reqs[idx].off)
     for (k = 0; k < g->n_nodes; k++) {
         gan__pnode *nd = &P->nodes[k];
-        gan_float *act = GAN__SLOT(region_a, reqs, ns[nd->root].act);
-        nd->act = gan_tensor_make(act, 0, nd->shape.c, nd->shape.h, nd->shape.w);
-        nd->saved = GAN__SLOT(region_a, reqs, ns[k].saved);
-        nd->iact = GAN__SLOT(region_s, reqs + nr_a, ns[nd->root].iact);
-        nd->isaved = GAN__SLOT(region_s, reqs + nr_a, ns[k].isaved);
-        nd->grad = GAN__SLOT(region_s, reqs + nr_a, ns[k].grad);
-        nd->pgrad = GAN__SLOT(region_s, reqs + nr_a, ns[k].pgrad);
-        nd->tgrad = GAN__SLOT(region_s, reqs + nr_a, ns[k].tgrad);
-        nd->tan = GAN__SLOT(region_s, reqs + nr_a, ns[k].tan);
+        const gan__slots *ns = &pl.ns[k], *root = &pl.ns[nd->root];
+        nd->act = gan_tensor_make(GAN__SLOT(rg.a, root->act), 0, nd->shape.c, nd->shape.h, nd->shape.w);
+        nd->saved = GAN__SLOT(rg.a, ns->saved);
+        nd->iact = GAN__SLOT(rg.s, root->iact);
+        nd->isaved = GAN__SLOT(rg.s, ns->isaved);
+        nd->grad = GAN__SLOT(rg.s, ns->grad);
+        nd->pgrad = GAN__SLOT(rg.s, ns->pgrad);
+        nd->tgrad = GAN__SLOT(rg.s, ns->tgrad);
+        nd->tan = GAN__SLOT(rg.s, ns->tan);
         nd->dx = gan_tensor_make(nd->grad, 0, nd->shape.c, nd->shape.h, nd->shape.w);
         if (nd->layer) nd->layer->saved = nd->saved;
     }
     for (e = 0; e < g->n_edges; e++) {
-        P->edges[e].grad = GAN__SLOT(region_s, reqs + nr_a, es[e].grad);
-        P->edges[e].pgrad = GAN__SLOT(region_s, reqs + nr_a, es[e].pgrad);
-        P->edges[e].tgrad = GAN__SLOT(region_s, reqs + nr_a, es[e].tgrad);
+        P->edges[e].grad = GAN__SLOT(rg.s, pl.es[e].grad);
+        P->edges[e].pgrad = GAN__SLOT(rg.s, pl.es[e].pgrad);
+        P->edges[e].tgrad = GAN__SLOT(rg.s, pl.es[e].tgrad);
     }
 #undef GAN__SLOT
     gan__plan_free(reqs, order, slots);
@@ -3826,7 +3871,7 @@ GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *x
 {
     gan__plan *P;
     gan__mode mode = stats == GAN_STATS_BATCH ? GAN__BATCH_STATS : GAN__EVAL;
-    int i, n, c0, m, B;
+    int i, n, c0, m, B, chunks, k;
     GAN_ASSERT(net && ys && xs && "gan_net_infer: NULL argument");
     P = net->plan;
     B = net->max_batch;
@@ -3839,11 +3884,11 @@ GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *x
         GAN_ASSERT(ok && "gan_net_infer: y must have the output's shape and x's batch");
         if (!ok) return gan__fail("gan_net_infer: output %d must be %d samples of (%d, %d, %d)", i, n, s.c, s.h, s.w);
     }
-    if (!gan__check_batch_stats(net, n < B ? n : B, mode, "gan_net_infer") ||
-        (n > B && n % B && !gan__check_batch_stats(net, n % B, mode, "gan_net_infer")))
-        return 0;
-    for (c0 = 0; c0 < n; c0 += m) {
-        m = n - c0 < B ? n - c0 : B;
+    /* as few chunks as max_batch allows, as equal as can be (a chunk's batch statistics are its own) */
+    chunks = (n + B - 1) / B;
+    if (!gan__check_batch_stats(net, n / chunks, mode, "gan_net_infer")) return 0;
+    for (c0 = 0, k = 0; c0 < n; c0 += m, k++) {
+        m = n / chunks + (k < n % chunks);
         for (i = 0; i < net->n_inputs; i++) {
             const gan__pnode *in = &P->nodes[P->inputs[i]];
             memmove(in->iact, xs[i].data + (size_t)c0 * in->count, (size_t)m * in->count * sizeof(gan_float));

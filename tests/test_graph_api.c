@@ -1,7 +1,7 @@
 /* tests/test_graph_api.c - what a graph network promises besides correct gradients (those are
    test_graph.c's, test_penalty.c's and test_graph_torch.c's):
 
-   - sampling beside training: gan_net_infer at any batch, in chunks of max_batch, with running or
+   - sampling beside training: gan_net_infer at any batch, in even chunks of at most max_batch, with running or
      batch statistics, equals the plain forward it stands for; and drawn between a forward and its
      backward it leaves every gradient, input gradient, running statistic and Dropout stream bitwise
      as they were (an evaluation-mode gan_net_forward in the same place does not: the check can fail);
@@ -186,12 +186,13 @@ static void test_sampling_beside_training(void)
     free_record(&old_way);
 }
 
-/* gan_net_infer on 2.5 max_batch samples equals the plain forward on each chunk: in evaluation mode
-   (running statistics; per sample, so chunking cannot matter) and with batch statistics (each chunk
-   normalized on its own, as a training forward of that chunk, running estimates untouched). */
+/* gan_net_infer on 2.5 max_batch samples (15 at 6: three chunks of 5) equals the plain forward on each
+   chunk: in evaluation mode (running statistics; per sample, so chunking cannot matter) and with batch
+   statistics (each chunk normalized on its own, as a training forward of that chunk, running
+   estimates untouched). */
 static void test_infer_equals_forward(void)
 {
-    enum { M = 15 };
+    enum { M = 15, CHUNK = 5 };
     gan_net *net = make_gen(43, N), *ref = make_gen(43, N);
     gan_rng rng;
     gan_float *z = floats(M * ZDIM), *y = floats(M * IMG), *want = floats(M * IMG), *stats_before;
@@ -215,14 +216,14 @@ static void test_infer_equals_forward(void)
         c0 += (int)b.count;
     }
 
-    for (c0 = 0; c0 < M; c0 += N) {
-        int m = M - c0 < N ? M - c0 : N;
+    for (c0 = 0; c0 < M; c0 += CHUNK) {
+        int m = CHUNK;
         gan_tensor zc = gan_tensor_make(z + (size_t)c0 * ZDIM, m, ZDIM, 1, 1);
         gan_net_set_training(ref, 0);
         memcpy(want + (size_t)c0 * IMG, gan_net_forward(ref, &zc)->data, (size_t)m * IMG * sizeof(gan_float));
     }
     ok_running = gan_net_infer(net, &yt, &zt, GAN_STATS_RUNNING) && same(y, want, M * IMG);
-    test_report("infer: running statistics, 15 samples in chunks of 6 == evaluation-mode forward, bitwise", ok_running,
+    test_report("infer: running statistics, 15 samples at max_batch 6 == evaluation-mode forward, bitwise", ok_running,
                 "differs");
 
     /* the training forward draws Dropout masks; batch statistics in gan_net_infer have no Dropout, so the
@@ -230,13 +231,13 @@ static void test_infer_equals_forward(void)
     for (i = 0; i < ref->n_layers; i++)
         if (ref->layers[i].kind == GAN_DROPOUT) ref->layers[i].p = 0;
     gan_net_set_training(ref, 1);
-    for (c0 = 0; c0 < M; c0 += N) {
-        int m = M - c0 < N ? M - c0 : N;
+    for (c0 = 0; c0 < M; c0 += CHUNK) {
+        int m = CHUNK;
         gan_tensor zc = gan_tensor_make(z + (size_t)c0 * ZDIM, m, ZDIM, 1, 1);
         memcpy(want + (size_t)c0 * IMG, gan_net_forward(ref, &zc)->data, (size_t)m * IMG * sizeof(gan_float));
     }
     ok_batch = gan_net_infer(net, &yt, &zt, GAN_STATS_BATCH) && same(y, want, M * IMG);
-    test_report("infer: batch statistics, 15 samples in chunks of 6 == a training forward of each chunk, bitwise",
+    test_report("infer: batch statistics, 15 samples at max_batch 6 == a training forward of each chunk of 5, bitwise",
                 ok_batch, "differs");
     for (i = 0, c0 = 0; i < gan_net_buffer_count(net); i++) {
         b = gan_net_buffer(net, i);
@@ -245,18 +246,22 @@ static void test_infer_equals_forward(void)
     }
     test_report("infer: neither mode changes the running statistics", stats_same, "they moved");
 
-    /* a last chunk of one sample cannot give batch statistics of a BatchNorm over (64, 1, 1) features */
+    /* BatchNorm over (3, 1, 1) features: 7 samples at max_batch 3 go as 3, 2, 2, each with statistics of
+       its own; one sample alone has none */
     {
         gan_graph *g = gan_graph_new();
         gan_net *bn;
         gan_float x1[7 * 3], y1[7 * 3];
         gan_tensor xt = gan_tensor_make(x1, 7, 3, 1, 1), yt1 = gan_tensor_make(y1, 7, 3, 1, 1);
+        gan_tensor x_one = gan_tensor_make(x1, 1, 3, 1, 1), y_one = gan_tensor_make(y1, 1, 3, 1, 1);
         gan_apply(g, gan_batchnorm(3), gan_input(g, gan_chw(3, 1, 1)));
         bn = build_or_die(g, 3, 0, 5);
         gan_fill_normal(x1, 7 * 3, 0, 1, &rng);
-        test_report("infer: batch statistics of a one-sample chunk are refused with a message, running ones are fine",
-                    !gan_net_infer(bn, &yt1, &xt, GAN_STATS_BATCH) && strstr(gan_last_error(), "BatchNorm") &&
-                        gan_net_infer(bn, &yt1, &xt, GAN_STATS_RUNNING),
+        test_report("infer: batch statistics of 7 samples at max_batch 3 (chunks 3, 2, 2) work",
+                    gan_net_infer(bn, &yt1, &xt, GAN_STATS_BATCH), "error \"%s\"", gan_last_error());
+        test_report("infer: batch statistics of one sample are refused with a message, running ones are fine",
+                    !gan_net_infer(bn, &y_one, &x_one, GAN_STATS_BATCH) && strstr(gan_last_error(), "BatchNorm") &&
+                        gan_net_infer(bn, &y_one, &x_one, GAN_STATS_RUNNING),
                     "error \"%s\"", gan_last_error());
         gan_net_free(bn);
     }
