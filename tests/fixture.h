@@ -222,4 +222,29 @@ TEST_MAYBE_UNUSED static void check_tensor(const char *check, const fixture *fx,
                 rtol * (scale ? scale->v[0] : max_abs(want->v, want->count)));
 }
 
+/* Copies fixture tensor t into parameter p (as `label` in messages): 0 after a failed `check` if their
+   counts differ. If p describes its shape otherwise than t's, and *shapes is still empty, it says
+   so there (shapes_size bytes), for a separate check. */
+TEST_MAYBE_UNUSED static int fx_copy_param(const char *check, const char *label, gan_param p, const fx_tensor *t,
+                                           char *shapes, size_t shapes_size)
+{
+    size_t k;
+    int j, same;
+    if (p.count != t->count) {
+        test_report(check, 0, "%s has %lu values, PyTorch's %lu", label, (unsigned long)p.count,
+                    (unsigned long)t->count);
+        return 0;
+    }
+    for (k = 0; k < p.count; k++)
+        p.data[k] = (gan_float)t->v[k];
+    same = p.ndim == t->ndim;
+    for (j = 0; same && j < t->ndim; j++)
+        same = p.shape[j] == t->dims[j];
+    if (!same && !shapes[0])
+        snprintf(shapes, shapes_size, "%s is described as %d-D (%d %d %d %d), PyTorch's is %d-D (%d %d %d %d)", label,
+                 p.ndim, p.shape[0], p.shape[1], p.shape[2], p.shape[3], t->ndim, t->dims[0],
+                 t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0);
+    return 1;
+}
+
 #endif

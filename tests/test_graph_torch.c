@@ -209,30 +209,15 @@ static int load_state(gan_net *net, const fixture *fx, const char *cas)
 {
     char check[128], shapes[256] = "";
     int i, j, n = gan_net_param_count(net) + gan_net_buffer_count(net), matched = 0;
-    size_t k;
     snprintf(check, sizeof check, "torch/%s/names", cas);
     for (i = 0; i < n; i++) {
         gan_param p = state_tensor(net, i);
         const fx_tensor *t = fx_find(fx, p.name);
-        int same;
         if (!t || !is_state_entry(p.name)) {
             test_report(check, 0, "gan.h's network has \"%s\", PyTorch's state_dict does not", p.name);
             return 0;
         }
-        if (p.count != t->count) {
-            test_report(check, 0, "%s has %lu values, PyTorch's %lu", p.name, (unsigned long)p.count,
-                        (unsigned long)t->count);
-            return 0;
-        }
-        for (k = 0; k < p.count; k++)
-            p.data[k] = (gan_float)t->v[k];
-        same = p.ndim == t->ndim;
-        for (j = 0; same && j < t->ndim; j++)
-            same = p.shape[j] == t->dims[j];
-        if (!same && !shapes[0])
-            snprintf(shapes, sizeof shapes, "%s is described as %d-D (%d %d %d %d), PyTorch's is %d-D (%d %d %d %d)",
-                     p.name, p.ndim, p.shape[0], p.shape[1], p.shape[2], p.shape[3], t->ndim, t->dims[0],
-                     t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0);
+        if (!fx_copy_param(check, p.name, p, t, shapes, sizeof shapes)) return 0;
         matched++;
     }
     for (j = 0; j < fx->n; j++) {

@@ -55,34 +55,18 @@ static gan_net *make_net(gan_shape in, const gan_layer *layers, int n, int batch
 static int load_params(gan_net *net, const fixture *fx, const char *cas)
 {
     char check[128], shapes[160] = "";
-    int i, j, found = 0;
-    size_t k;
+    int i, found = 0;
     const char *roles[2] = {"weight", "bias"};
     snprintf(check, sizeof check, "torch/%s/params", cas);
     for (i = 0; i < gan_net_param_count(net); i++) {
         gan_param p = gan_net_param(net, i);
         const fx_tensor *t = fx_find(fx, p.role);
-        int same = 1;
         if (!t) {
             test_report(check, 0, "layer has a parameter \"%s\" that PyTorch's lacks", p.role);
             return 0;
         }
         found++;
-        if (p.count != t->count) {
-            test_report(check, 0, "%s has %lu values, PyTorch's %lu", p.role, (unsigned long)p.count,
-                        (unsigned long)t->count);
-            return 0;
-        }
-        for (k = 0; k < p.count; k++)
-            p.data[k] = (gan_float)t->v[k];
-        same = p.ndim == t->ndim;
-        for (j = 0; same && j < t->ndim; j++)
-            same = p.shape[j] == t->dims[j];
-        if (!same && !shapes[0])
-            snprintf(shapes, sizeof shapes, "%s is described as %d-D (%d %d %d %d), PyTorch's is %d-D "
-                     "(%d %d %d %d)", p.role, p.ndim, p.shape[0], p.shape[1], p.shape[2], p.shape[3],
-                     t->ndim, t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0,
-                     t->ndim > 3 ? t->dims[3] : 0);
+        if (!fx_copy_param(check, p.role, p, t, shapes, sizeof shapes)) return 0;
     }
     for (i = 0; i < 2; i++)
         found -= fx_find(fx, roles[i]) != NULL;

@@ -12,21 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Count every allocation gan.h makes: the no-allocation check compares the counters around the
-   training loop. GAN_MALLOC and GAN_FREE must be defined together. */
-static long alloc_count, free_count;
-static void *counting_malloc(size_t n)
-{
-    alloc_count++;
-    return malloc(n);
-}
-static void counting_free(void *p)
-{
-    if (p) free_count++;
-    free(p);
-}
-#define GAN_MALLOC(n) counting_malloc(n)
-#define GAN_FREE(p) counting_free(p)
+#include "counting_alloc.h" /* every allocation gan.h makes is counted */
 
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
