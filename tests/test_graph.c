@@ -1175,9 +1175,11 @@ static void rg_analyze(const rgraph *r, int *has, int *reach)
     }
 }
 
-static const char *const kind_name[GAN_INNER + 1] = {
+/* In gan_layer_kind's order; the sizeof check below keeps it whole when a kind is added. */
+static const char *const kind_name[] = {
     "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm", "LayerNorm", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Dropout",
-    "Reshape", "Upsample2x", "AvgPool2x", "Scale", "Embedding", "Add", "Mul", "Concat", "Inner"};
+    "Reshape", "Flatten", "Upsample2x", "AvgPool2x", "Scale", "Embedding", "Add", "Mul", "Concat", "Inner"};
+typedef char kind_name_has_every_kind[sizeof kind_name / sizeof kind_name[0] == GAN_INNER + 1 ? 1 : -1];
 
 /* The graph as its network sees it: node of each layer index, layer index of each node, input index. */
 typedef struct rg_map {
