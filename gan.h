@@ -276,6 +276,10 @@
 #endif
 #endif
 
+#ifndef GAN_MAX_THREADS
+#define GAN_MAX_THREADS 64
+#endif
+
 #ifdef GAN_DOUBLE
 typedef double gan_float;
 #else
@@ -330,6 +334,23 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
 GANDEF void gan_gemm_naive(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
                            const gan_float *A, int lda, const gan_float *B, int ldb,
                            gan_float beta, gan_float *C, int ldc);
+
+/* ---- run-time settings: threads and kernels ----------------------------------------------------- */
+
+/* Threads the GEMM splits its output over (the caller's thread is one of them). n = 0: one per core
+   online. Call it outside training steps: starting or stopping workers allocates. Returns the number
+   in effect; if threads cannot be started, 0 with gan_last_error() set, and one thread runs. Until it
+   is called, the first network built (or gan_gemm) chooses one per core. Results are the same bits
+   for every thread count. gan_set_threads(1) stops the workers and frees their memory. */
+GANDEF int gan_set_threads(int n);
+GANDEF int gan_threads(void);
+
+/* The GEMM's micro-kernels. GAN_ISA_AUTO (the default) takes the best this CPU has. */
+typedef enum gan_isa { GAN_ISA_AUTO, GAN_ISA_BASELINE, GAN_ISA_AVX2, GAN_ISA_AVX512 } gan_isa;
+/* Forces a kernel set; returns 0 with gan_last_error() set when this build or CPU lacks it. */
+GANDEF int gan_set_isa(gan_isa isa);
+GANDEF gan_isa gan_isa_in_use(void);
+GANDEF const char *gan_isa_name(gan_isa isa);
 
 /* Geometry of a convolution: input c x h x w, square kernel k, stride, pad, output oh x ow. */
 typedef struct gan_conv_geom {
@@ -404,6 +425,7 @@ typedef struct gan_layer {
     gan_float *saved;           /* values the training forward keeps for backward: BatchNorm mean and
                                    1/std per channel, LayerNorm the same per sample, Dropout its mask */
     gan_float *work;            /* scratch shared by the network's layers (im2col columns) */
+    gan_float *pack;            /* the GEMM's packing buffer, shared likewise */
     int last_training;          /* mode of the last gan_layer_forward: 1 training, 0 evaluation */
     gan_rng rng;                /* Dropout's own stream, seeded when the network is built: training state */
 } gan_layer;
@@ -661,6 +683,17 @@ GANDEF const char *gan_last_error(void);
 #ifndef GAN_IMPLEMENTATION_DONE
 #define GAN_IMPLEMENTATION_DONE
 
+/* a * b + c is never fused behind the code's back: gcc fuses it in GNU modes (C++ included) when the
+   target has FMA and not in ISO C, clang within one expression, so the same source would give other
+   bits. The kernels fuse explicitly where they mean to. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -683,8 +716,22 @@ GANDEF const char *gan_last_error(void);
 #define GAN_ASSERT(cond) assert(cond)
 #endif
 
-#ifndef GAN_GEMM
-#define GAN_GEMM gan_gemm
+#ifdef GAN_GEMM
+#define GAN__USER_GEMM 1
+#endif
+
+/* Run-time dispatch of the GEMM's kernels on x86-64 with gcc and clang: each kernel is compiled for
+   its instruction set with __attribute__((target)) and chosen with __builtin_cpu_supports. */
+#if !defined(GAN_NO_DISPATCH) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__)
+#define GAN__DISPATCH_X86 1
+#include <immintrin.h>
+#endif
+
+/* Threads where there are POSIX threads. */
+#if !defined(GAN_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
+#define GAN__THREADS 1
+#include <pthread.h>
+#include <unistd.h>
 #endif
 
 #if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
@@ -698,6 +745,12 @@ GANDEF const char *gan_last_error(void);
 /* Every block of the arena starts on a 64-byte boundary so vector loads of a row are aligned. */
 #define GAN__ALIGN_BYTES 64
 #define GAN__ALIGN_FLOATS (GAN__ALIGN_BYTES / sizeof(gan_float))
+
+/* p rounded up to the next 64-byte boundary (NULL stays NULL); blocks are allocated 64 bytes over. */
+static void *gan__align_up(void *p)
+{
+    return p ? (char *)p + (GAN__ALIGN_BYTES - (size_t)((uintptr_t)p % GAN__ALIGN_BYTES)) % GAN__ALIGN_BYTES : NULL;
+}
 
 /* ==== errors ==== */
 
@@ -870,125 +923,705 @@ static void gan__axpy_row(gan_float *GAN__RESTRICT c, const gan_float *GAN__REST
     for (j = 0; j < n; j++) c[j] += a * b[j];
 }
 
-/* Blocking of the packed GEMM (the Goto/BLIS scheme): a KC x NC block of op(B) and an MC x KC block of
-   op(A) are copied into panels of GAN__NR columns and GAN__MR rows, contiguous in the order the
-   micro-kernel reads them; both fit in L2 (96 KiB of floats together, on the stack). */
-#define GAN__MR 8
-#define GAN__NR 8
-#define GAN__KC 128
-#define GAN__MC 64
-#define GAN__NC 128
+/* ---- the packed GEMM: blocking, packing, micro-kernels, dispatch ---- */
 
-/* C (mr x nr, row stride ldc) += sum over p < kc of a[p][0..MR) b[p][0..NR): the micro-kernel.
-   Fixed trip counts let gcc and clang at -O2 keep acc in vector registers. */
-static void gan__gemm_kernel(gan_float *GAN__RESTRICT C, int ldc, const gan_float *GAN__RESTRICT a,
-                             const gan_float *GAN__RESTRICT b, int kc, int mr, int nr)
+/* Blocking (the Goto/BLIS scheme): a KC x NC block of op(B) and an MC x KC block of op(A) are copied
+   into panels NR columns wide and MR rows high, contiguous in the order the micro-kernel reads them.
+   A KC x NR panel of B stays in L1 while the MC x KC block of A streams from L2. MC is a multiple
+   of every MR and NC of every NR; KC is each instruction set's own, at most GAN__KC_MAX. */
+#define GAN__KC_MAX 256
+#define GAN__MC 144
+#define GAN__NC 512
+#define GAN__MR_MAX 6
+#define GAN__NR_MAX 64
+
+/* A micro-kernel: C (MR x NR, row stride ldc) += sum over p < kc of a[p][0..MR) b[p][0..NR). */
+typedef void (*gan__kernel_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
+                               gan_float *GAN__RESTRICT C, int ldc);
+
+/* One instruction set's kernel and the tile and depth it is written for. */
+typedef struct gan__isa_info {
+    gan_isa isa;
+    const char *name;
+    gan__kernel_fn kernel;
+    int mr, nr, kc;
+} gan__isa_info;
+
+/* The baseline kernel, 4 x 8 (4 x 4 in double). With GNU C's vector extensions a row of the tile is
+   two 16-byte vectors, which every target with SIMD registers holds; elsewhere plain loops. */
+#define GAN__BASE_MR 4
+#if defined(__GNUC__) && !defined(__TINYC__)
+#define GAN__VECTOR_EXT 1
+typedef gan_float gan__v16b __attribute__((vector_size(16)));
+#define GAN__BASE_LANES ((int)(16 / sizeof(gan_float)))
+#define GAN__BASE_NR (2 * GAN__BASE_LANES)
+static gan__v16b gan__v16b_load(const gan_float *p)
 {
-    gan_float acc[GAN__MR][GAN__NR];
+    gan__v16b v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
+                             gan_float *GAN__RESTRICT C, int ldc)
+{
+    gan__v16b c00 = gan__v16b_load(b) * 0, c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+              c31 = c00;
+    int p, j;
+    for (p = 0; p < kc; p++, a += GAN__BASE_MR, b += GAN__BASE_NR) {
+        gan__v16b b0 = gan__v16b_load(b), b1 = gan__v16b_load(b + GAN__BASE_LANES);
+        c00 += b0 * a[0];
+        c01 += b1 * a[0];
+        c10 += b0 * a[1];
+        c11 += b1 * a[1];
+        c20 += b0 * a[2];
+        c21 += b1 * a[2];
+        c30 += b0 * a[3];
+        c31 += b1 * a[3];
+    }
+    for (j = 0; j < GAN__BASE_LANES; j++) {
+        C[0 * ldc + j] += c00[j];
+        C[0 * ldc + j + GAN__BASE_LANES] += c01[j];
+        C[1 * ldc + j] += c10[j];
+        C[1 * ldc + j + GAN__BASE_LANES] += c11[j];
+        C[2 * ldc + j] += c20[j];
+        C[2 * ldc + j + GAN__BASE_LANES] += c21[j];
+        C[3 * ldc + j] += c30[j];
+        C[3 * ldc + j + GAN__BASE_LANES] += c31[j];
+    }
+}
+#else
+#define GAN__BASE_NR 8
+static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
+                             gan_float *GAN__RESTRICT C, int ldc)
+{
+    gan_float acc[GAN__BASE_MR][GAN__BASE_NR];
     int p, r, j;
     memset(acc, 0, sizeof acc);
     for (p = 0; p < kc; p++)
-        for (r = 0; r < GAN__MR; r++)
-            for (j = 0; j < GAN__NR; j++) acc[r][j] += a[p * GAN__MR + r] * b[p * GAN__NR + j];
-    for (r = 0; r < mr; r++)
-        for (j = 0; j < nr; j++) C[(size_t)r * ldc + j] += acc[r][j];
+        for (r = 0; r < GAN__BASE_MR; r++)
+            for (j = 0; j < GAN__BASE_NR; j++) acc[r][j] += a[p * GAN__BASE_MR + r] * b[p * GAN__BASE_NR + j];
+    for (r = 0; r < GAN__BASE_MR; r++)
+        for (j = 0; j < GAN__BASE_NR; j++) C[(size_t)r * ldc + j] += acc[r][j];
 }
+#endif
 
-/* Copies scale X(q0 + q, p0 + p) for q < nq, p < kc into panels of `width` consecutive q, each panel
-   stored p-major (dst[panel][p][0..width)), zero-padded past nq. X(q, p) is X[q ld + p] when q_major,
-   else X[p ld + q]: op(B) packs with q_major = trans_b (q a column), op(A) with q_major = !trans_a. */
-static void gan__gemm_pack(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT X, int ld, int q_major,
-                           int q0, int nq, int p0, int kc, int width, gan_float scale)
+/* x86-64 kernels for AVX2 + FMA (6 x 16) and AVX-512 (6 x 64), float only, each compiled for its
+   instruction set alone with __attribute__((target)) and chosen at run time, so plain cc -O2 gets
+   them. Every multiply-add is an explicit FMA: the bits do not depend on contraction flags. */
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+#define GAN__FMA_ROW256(r)                                   \
+    do {                                                     \
+        __m256 ar = _mm256_broadcast_ss(a + r);              \
+        c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);          \
+        c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);          \
+    } while (0)
+#define GAN__STORE_ROW256(r)                                                                 \
+    do {                                                                                     \
+        _mm256_storeu_ps(C + r * ldc, _mm256_add_ps(_mm256_loadu_ps(C + r * ldc), c##r##0));         \
+        _mm256_storeu_ps(C + r * ldc + 8, _mm256_add_ps(_mm256_loadu_ps(C + r * ldc + 8), c##r##1)); \
+    } while (0)
+__attribute__((target("avx2,fma"))) static void gan__kernel_avx2(int kc, const float *GAN__RESTRICT a,
+                                                                 const float *GAN__RESTRICT b,
+                                                                 float *GAN__RESTRICT C, int ldc)
 {
-    int q, p, r;
-    for (q = 0; q < nq; q += width, dst += (size_t)width * kc)
-        for (p = 0; p < kc; p++)
-            for (r = 0; r < width; r++) {
-                size_t row = (size_t)(q0 + q + r), col = (size_t)(p0 + p);
-                dst[p * width + r] = q + r >= nq ? 0 : scale * (q_major ? X[row * ld + col] : X[col * ld + row]);
-            }
-}
-
-/* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
-   so the micro-kernel always reads unit stride. Edge panels are zero-padded. */
-GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
-                     const gan_float *A, int lda, const gan_float *B, int ldb,
-                     gan_float beta, gan_float *C, int ldc)
-{
-    gan_float apack[GAN__MC * GAN__KC], bpack[GAN__KC * GAN__NC];
-    int i, j, i0, j0, p0;
-    GAN_ASSERT(M >= 0 && N >= 0 && K >= 0 && "gan_gemm: negative size");
-    GAN_ASSERT(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N && "gan_gemm: leading dimension too small");
-
-    /* C = beta C first; beta = 0 overwrites so that garbage (even NaN) in C is ignored. */
-    for (i = 0; i < M; i++) {
-        gan_float *c = C + (size_t)i * ldc;
-        if (beta == 0) for (j = 0; j < N; j++) c[j] = 0;
-        else if (beta != 1) for (j = 0; j < N; j++) c[j] *= beta;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+           c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    int p;
+    for (p = 0; p < kc; p++, a += 6, b += 16) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        GAN__FMA_ROW256(0);
+        GAN__FMA_ROW256(1);
+        GAN__FMA_ROW256(2);
+        GAN__FMA_ROW256(3);
+        GAN__FMA_ROW256(4);
+        GAN__FMA_ROW256(5);
     }
-    if (K <= 0 || alpha == 0) return;
+    GAN__STORE_ROW256(0);
+    GAN__STORE_ROW256(1);
+    GAN__STORE_ROW256(2);
+    GAN__STORE_ROW256(3);
+    GAN__STORE_ROW256(4);
+    GAN__STORE_ROW256(5);
+}
 
-    for (j0 = 0; j0 < N; j0 += GAN__NC) {
-        int nc = N - j0 < GAN__NC ? N - j0 : GAN__NC;
-        for (p0 = 0; p0 < K; p0 += GAN__KC) {
-            int kc = K - p0 < GAN__KC ? K - p0 : GAN__KC;
-            gan__gemm_pack(bpack, B, ldb, trans_b, j0, nc, p0, kc, GAN__NR, 1);
-            for (i0 = 0; i0 < M; i0 += GAN__MC) {
-                int mc = M - i0 < GAN__MC ? M - i0 : GAN__MC;
-                gan__gemm_pack(apack, A, lda, !trans_a, i0, mc, p0, kc, GAN__MR, alpha);
-                for (j = 0; j < nc; j += GAN__NR)
-                    for (i = 0; i < mc; i += GAN__MR)
-                        gan__gemm_kernel(C + (size_t)(i0 + i) * ldc + j0 + j, ldc, apack + (size_t)i * kc,
-                                         bpack + (size_t)j * kc, kc, mc - i < GAN__MR ? mc - i : GAN__MR,
-                                         nc - j < GAN__NR ? nc - j : GAN__NR);
+#define GAN__FMA_ROW512(r)                                   \
+    do {                                                     \
+        __m512 ar = _mm512_set1_ps(a[r]);                    \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);          \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);          \
+        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);          \
+        c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);          \
+    } while (0)
+#define GAN__STORE_VEC512(r, v) \
+    _mm512_storeu_ps(C + r * ldc + 16 * v, _mm512_add_ps(_mm512_loadu_ps(C + r * ldc + 16 * v), c##r##v))
+#define GAN__STORE_ROW512(r)       \
+    do {                           \
+        GAN__STORE_VEC512(r, 0);   \
+        GAN__STORE_VEC512(r, 1);   \
+        GAN__STORE_VEC512(r, 2);   \
+        GAN__STORE_VEC512(r, 3);   \
+    } while (0)
+__attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const float *GAN__RESTRICT a,
+                                                                  const float *GAN__RESTRICT b,
+                                                                  float *GAN__RESTRICT C, int ldc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+           c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
+           c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+    int p;
+    for (p = 0; p < kc; p++, a += 6, b += 64) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
+               b3 = _mm512_loadu_ps(b + 48);
+        GAN__FMA_ROW512(0);
+        GAN__FMA_ROW512(1);
+        GAN__FMA_ROW512(2);
+        GAN__FMA_ROW512(3);
+        GAN__FMA_ROW512(4);
+        GAN__FMA_ROW512(5);
+    }
+    GAN__STORE_ROW512(0);
+    GAN__STORE_ROW512(1);
+    GAN__STORE_ROW512(2);
+    GAN__STORE_ROW512(3);
+    GAN__STORE_ROW512(4);
+    GAN__STORE_ROW512(5);
+}
+#endif
+
+/* The kernels this build has, in gan_isa order. */
+static const gan__isa_info gan__isas[] = {
+    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, GAN__BASE_MR, GAN__BASE_NR, GAN__KC_MAX },
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, 6, 16, GAN__KC_MAX },
+    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, 6, 64, 128 },
+#endif
+};
+
+/* The chosen kernels (NULL until the first use picks the best the CPU has): run-time state beside
+   the thread count and the last error. */
+static const gan__isa_info *gan__isa_current;
+
+static int gan__isa_supported(gan_isa isa)
+{
+    switch (isa) {
+    case GAN_ISA_BASELINE: return 1;
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+    case GAN_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GAN_ISA_AVX512: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return 0;
+    }
+}
+
+static const gan__isa_info *gan__isa_find(gan_isa isa)
+{
+    size_t i;
+    for (i = 0; i < sizeof gan__isas / sizeof gan__isas[0]; i++)
+        if (gan__isas[i].isa == isa) return &gan__isas[i];
+    return NULL;
+}
+
+GANDEF int gan_set_isa(gan_isa isa)
+{
+    int k;
+    if (isa == GAN_ISA_AUTO) {
+        for (k = GAN_ISA_AVX512; k >= GAN_ISA_BASELINE; k--)
+            if (gan__isa_find((gan_isa)k) && gan__isa_supported((gan_isa)k)) break;
+        gan__isa_current = gan__isa_find((gan_isa)k);
+        return 1;
+    }
+    if (!gan__isa_find(isa) || !gan__isa_supported(isa))
+        return gan__fail("gan_set_isa: %s is not available in this build on this CPU", gan_isa_name(isa));
+    gan__isa_current = gan__isa_find(isa);
+    return 1;
+}
+
+static const gan__isa_info *gan__isa(void)
+{
+    if (!gan__isa_current) gan_set_isa(GAN_ISA_AUTO);
+    return gan__isa_current;
+}
+
+GANDEF gan_isa gan_isa_in_use(void) { return gan__isa()->isa; }
+
+GANDEF const char *gan_isa_name(gan_isa isa)
+{
+    static const char *const names[] = { "auto", "baseline", "avx2", "avx512" };
+    return (int)isa >= 0 && (int)isa < (int)(sizeof names / sizeof names[0]) ? names[isa] : "unknown";
+}
+
+/* Values of one thread's packing buffer: an MC x KC block of A and a KC x NC block of B. */
+#define GAN__PACK_FLOATS ((size_t)GAN__MC * GAN__KC_MAX + (size_t)GAN__KC_MAX * GAN__NC)
+
+/* Copies alpha op(A)(i0 + i, p0 + p) for i < mc, p < kc into panels of mr rows, each stored p-major
+   (dst[panel][p][0..mr)), zero past mc. op(A)(i, p) is A[p lda + i] when trans_a, else A[i lda + p]. */
+static void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT A, int lda, int trans_a,
+                        int i0, int mc, int p0, int kc, int mr, gan_float alpha)
+{
+    int i, p, r;
+    for (i = 0; i < mc; i += mr, dst += (size_t)mr * kc) {
+        int rows = mc - i < mr ? mc - i : mr;
+        if (trans_a) {
+            for (p = 0; p < kc; p++) {
+                const gan_float *src = A + (size_t)(p0 + p) * lda + i0 + i;
+                for (r = 0; r < rows; r++) dst[p * mr + r] = alpha * src[r];
+                for (; r < mr; r++) dst[p * mr + r] = 0;
+            }
+        } else {
+            for (r = 0; r < rows; r++) {
+                const gan_float *src = A + (size_t)(i0 + i + r) * lda + p0;
+                for (p = 0; p < kc; p++) dst[p * mr + r] = alpha * src[p];
+            }
+            for (; r < mr; r++)
+                for (p = 0; p < kc; p++) dst[p * mr + r] = 0;
+        }
+    }
+}
+
+/* Copies op(B)(p0 + p, j0 + j) for p < kc, j < nc into panels of nr columns (dst[panel][p][0..nr)),
+   zero past nc. op(B)(p, j) is B[j ldb + p] when trans_b, else B[p ldb + j]. */
+static void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT B, int ldb, int trans_b,
+                        int j0, int nc, int p0, int kc, int nr)
+{
+    int j, p, r;
+    for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
+        int cols = nc - j < nr ? nc - j : nr;
+        if (!trans_b) {
+            for (p = 0; p < kc; p++) {
+                const gan_float *src = B + (size_t)(p0 + p) * ldb + j0 + j;
+                for (r = 0; r < cols; r++) dst[p * nr + r] = src[r];
+                for (; r < nr; r++) dst[p * nr + r] = 0;
+            }
+        } else {
+            for (r = 0; r < cols; r++) {
+                const gan_float *src = B + (size_t)(j0 + j + r) * ldb + p0;
+                for (p = 0; p < kc; p++) dst[p * nr + r] = src[p];
+            }
+            for (; r < nr; r++)
+                for (p = 0; p < kc; p++) dst[p * nr + r] = 0;
+        }
+    }
+}
+
+/* One GEMM as the threads share it. C(i, j) is at C[i ldc_i + j ldc_j]: row-major C has ldc_j = 1;
+   a product computed transposed (C^T = op(B)^T op(A)^T, when N is narrower than a tile) has ldc_i = 1. */
+typedef struct gan__gemm_job {
+    const gan__isa_info *isa;
+    int trans_a, trans_b, M, N, K;
+    gan_float alpha, beta;
+    const gan_float *A, *B;
+    int lda, ldb;
+    gan_float *C;
+    size_t ldc_i, ldc_j;
+    gan_float *pack0;  /* the calling thread's packing buffer */
+    int split_n;       /* threads take ranges of columns (1) or of rows (0) */
+} gan__gemm_job;
+
+/* C(i0..i1, j0..j1) = beta C + alpha op(A) op(B) on one thread with its packing buffer. Every element
+   sums its K products in the same blocks and order whatever the range, so the bits do not depend on
+   how the threads split C. */
+static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo, int i_hi, int j_lo, int j_hi)
+{
+    const gan__isa_info *isa = job->isa;
+    int mr = isa->mr, nr = isa->nr, kcmax = isa->kc;
+    gan_float *apack = pack, *bpack = pack + (size_t)GAN__MC * GAN__KC_MAX;
+    gan_float tile[GAN__MR_MAX * GAN__NR_MAX]; /* an edge or transposed tile; 1.5 KiB */
+    int i, j, i0, j0, p0, r, q;
+
+    for (i = i_lo; i < i_hi; i++)
+        for (j = j_lo; j < j_hi; j++) {
+            gan_float *c = job->C + (size_t)i * job->ldc_i + (size_t)j * job->ldc_j;
+            *c = job->beta == 0 ? 0 : job->beta == 1 ? *c : job->beta * *c;
+        }
+    if (job->K <= 0 || job->alpha == 0) return;
+
+    for (j0 = j_lo; j0 < j_hi; j0 += GAN__NC) {
+        int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
+        for (p0 = 0; p0 < job->K; p0 += kcmax) {
+            int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax;
+            gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, nr);
+            for (i0 = i_lo; i0 < i_hi; i0 += GAN__MC) {
+                int mc = i_hi - i0 < GAN__MC ? i_hi - i0 : GAN__MC;
+                gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
+                for (j = 0; j < nc; j += nr)
+                    for (i = 0; i < mc; i += mr) {
+                        int rows = mc - i < mr ? mc - i : mr, cols = nc - j < nr ? nc - j : nr;
+                        gan_float *c = job->C + (size_t)(i0 + i) * job->ldc_i + (size_t)(j0 + j) * job->ldc_j;
+                        const gan_float *a = apack + (size_t)i * kc, *b = bpack + (size_t)j * kc;
+                        if (rows == mr && cols == nr && job->ldc_j == 1) {
+                            isa->kernel(kc, a, b, c, (int)job->ldc_i);
+                            continue;
+                        }
+                        memset(tile, 0, sizeof tile);
+                        isa->kernel(kc, a, b, tile, nr);
+                        for (r = 0; r < rows; r++)
+                            for (q = 0; q < cols; q++) c[(size_t)r * job->ldc_i + (size_t)q * job->ldc_j] += tile[r * nr + q];
+                    }
             }
         }
     }
 }
 
-/* col[(c k + ki) k + kj][oh OW + ow] = x[c][oh stride - pad + ki][ow stride - pad + kj], 0 outside. */
-GANDEF void gan_im2col(gan_float *col, const gan_float *x, const gan_conv_geom *g)
+/* ---- threads: a pool of workers, each with its own packing buffer ---- */
+
+/* A parallel task: fn(ctx, t, nt) does part t of nt; the parts never write the same values. */
+typedef void (*gan__task_fn)(void *ctx, int t, int nt);
+
+#ifdef GAN__THREADS
+typedef struct gan__pool {
+    int n;                /* threads in all, the caller included */
+    pthread_t *tid;       /* the n - 1 workers */
+    gan_float **pack;     /* packing buffer of worker t at pack[t] (t >= 1) */
+    void **pack_block;    /* their unaligned allocations */
+    pthread_mutex_t mu, busy; /* busy: one caller at a time; another runs its task alone */
+    pthread_cond_t go, done;
+    unsigned long round;  /* bumped for each task */
+    int pending, quit;
+    gan__task_fn fn;
+    void *ctx;
+    int nt;
+} gan__pool;
+
+typedef struct gan__worker {
+    gan__pool *pool;
+    int t;
+} gan__worker;
+
+static gan__pool *gan__the_pool;
+static gan__worker gan__workers[GAN_MAX_THREADS];
+#endif
+
+/* Threads in use: 0 until the first network, gan_gemm or gan_set_threads chooses (the cores). */
+static int gan__n_threads;
+
+#ifdef GAN__THREADS
+static void *gan__worker_main(void *arg)
 {
-    int c, ki, kj, oh, ow;
+    gan__worker *w = (gan__worker *)arg;
+    gan__pool *pool = w->pool;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool->mu);
+    for (;;) {
+        while (pool->round == seen && !pool->quit) pthread_cond_wait(&pool->go, &pool->mu);
+        if (pool->quit) break;
+        seen = pool->round;
+        if (w->t < pool->nt) {
+            gan__task_fn fn = pool->fn;
+            void *ctx = pool->ctx;
+            int nt = pool->nt;
+            pthread_mutex_unlock(&pool->mu);
+            fn(ctx, w->t, nt);
+            pthread_mutex_lock(&pool->mu);
+            if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        }
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+/* Stops and frees the pool (its workers finish nothing: no task is running). */
+static void gan__pool_free(gan__pool *pool)
+{
+    int t;
+    if (!pool) return;
+    pthread_mutex_lock(&pool->mu);
+    pool->quit = 1;
+    pthread_cond_broadcast(&pool->go);
+    pthread_mutex_unlock(&pool->mu);
+    for (t = 1; t < pool->n; t++)
+        if (pool->tid[t]) pthread_join(pool->tid[t], NULL);
+    for (t = 1; t < pool->n; t++) GAN_FREE(pool->pack_block[t]);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->busy);
+    pthread_cond_destroy(&pool->go);
+    pthread_cond_destroy(&pool->done);
+    GAN_FREE(pool->tid);
+    GAN_FREE(pool->pack);
+    GAN_FREE(pool->pack_block);
+    GAN_FREE(pool);
+}
+
+static gan__pool *gan__pool_new(int n)
+{
+    gan__pool *pool = (gan__pool *)GAN_MALLOC(sizeof *pool);
+    int t, ok = 1;
+    if (!pool) return NULL;
+    memset(pool, 0, sizeof *pool);
+    pool->n = n;
+    pool->tid = (pthread_t *)GAN_MALLOC((size_t)n * sizeof *pool->tid);
+    pool->pack = (gan_float **)GAN_MALLOC((size_t)n * sizeof *pool->pack);
+    pool->pack_block = (void **)GAN_MALLOC((size_t)n * sizeof *pool->pack_block);
+    if (!pool->tid || !pool->pack || !pool->pack_block) {
+        GAN_FREE(pool->tid);
+        GAN_FREE(pool->pack);
+        GAN_FREE(pool->pack_block);
+        GAN_FREE(pool);
+        return NULL;
+    }
+    memset(pool->tid, 0, (size_t)n * sizeof *pool->tid);
+    for (t = 0; t < n; t++) {
+        pool->pack_block[t] = t ? GAN_MALLOC(GAN__PACK_FLOATS * sizeof(gan_float) + GAN__ALIGN_BYTES) : NULL;
+        pool->pack[t] = (gan_float *)gan__align_up(pool->pack_block[t]);
+        if (t && !pool->pack_block[t]) ok = 0;
+    }
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_mutex_init(&pool->busy, NULL);
+    pthread_cond_init(&pool->go, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    for (t = 1; t < n && ok; t++) {
+        gan__workers[t].pool = pool;
+        gan__workers[t].t = t;
+        if (pthread_create(&pool->tid[t], NULL, gan__worker_main, &gan__workers[t]) != 0) {
+            pool->tid[t] = 0;
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        gan__pool_free(pool);
+        return NULL;
+    }
+    return pool;
+}
+#endif
+
+/* The number of processors online (1 where it cannot be known). */
+static int gan__cores(void)
+{
+#if defined(GAN__THREADS) && defined(_SC_NPROCESSORS_ONLN)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > GAN_MAX_THREADS ? GAN_MAX_THREADS : (int)n;
+#else
+    return 1;
+#endif
+}
+
+GANDEF int gan_set_threads(int n)
+{
+    GAN_ASSERT(n >= 0 && "gan_set_threads: n must be >= 0 (0: one per core)");
+    if (n <= 0) n = gan__cores();
+    if (n > GAN_MAX_THREADS) n = GAN_MAX_THREADS;
+#ifdef GAN__THREADS
+    if (gan__the_pool && gan__the_pool->n == n) return n;
+    gan__pool_free(gan__the_pool);
+    gan__the_pool = NULL;
+    if (n > 1) {
+        gan__the_pool = gan__pool_new(n);
+        if (!gan__the_pool) {
+            gan__n_threads = 1;
+            return gan__fail("gan_set_threads: could not start %d threads (running on one)", n);
+        }
+    }
+    gan__n_threads = n;
+    return n;
+#else
+    gan__n_threads = 1;
+    return 1;
+#endif
+}
+
+GANDEF int gan_threads(void)
+{
+    if (!gan__n_threads) gan_set_threads(0);
+    return gan__n_threads;
+}
+
+/* Runs fn over nt parts, part 0 on the calling thread. A second caller while the pool is busy, or
+   nt = 1, runs the whole task alone (as one part). */
+static void gan__parallel(gan__task_fn fn, void *ctx, int nt)
+{
+#ifdef GAN__THREADS
+    gan__pool *pool = gan__the_pool;
+    if (nt > 1 && pool && nt <= pool->n && pthread_mutex_trylock(&pool->busy) == 0) {
+        pthread_mutex_lock(&pool->mu);
+        pool->fn = fn;
+        pool->ctx = ctx;
+        pool->nt = nt;
+        pool->pending = nt - 1;
+        pool->round++;
+        pthread_cond_broadcast(&pool->go);
+        pthread_mutex_unlock(&pool->mu);
+        fn(ctx, 0, nt);
+        pthread_mutex_lock(&pool->mu);
+        while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
+        pthread_mutex_unlock(&pool->busy);
+        return;
+    }
+#endif
+    fn(ctx, 0, 1);
+}
+
+/* Worker t's packing buffer; part 0 uses the caller's. */
+static gan_float *gan__pack_of(gan_float *caller_pack, int t)
+{
+#ifdef GAN__THREADS
+    if (t > 0) return gan__the_pool->pack[t];
+#endif
+    return caller_pack;
+}
+
+/* Part t of nt of a GEMM: a range of whole tiles of columns, or of rows. */
+static void gan__gemm_part(void *ctx, int t, int nt)
+{
+    const gan__gemm_job *job = (const gan__gemm_job *)ctx;
+    int unit = job->split_n ? job->isa->nr : job->isa->mr, extent = job->split_n ? job->N : job->M;
+    int tiles = (extent + unit - 1) / unit;
+    int lo = (int)((long long)tiles * t / nt) * unit, hi = (int)((long long)tiles * (t + 1) / nt) * unit;
+    if (hi > extent) hi = extent;
+    if (lo >= hi) return;
+    if (job->split_n) gan__gemm_range(job, gan__pack_of(job->pack0, t), 0, job->M, lo, hi);
+    else gan__gemm_range(job, gan__pack_of(job->pack0, t), lo, hi, 0, job->N);
+}
+
+/* Below this many multiply-adds a GEMM runs on one thread: waking the others costs more. */
+#define GAN__PARALLEL_MIN_FMAS (1 << 18)
+
+/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned). */
+static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
+                             const gan_float *A, int lda, const gan_float *B, int ldb, gan_float beta,
+                             gan_float *C, int ldc)
+{
+    gan__gemm_job job;
+    int nt = gan_threads(), tiles_m, tiles_n;
+    GAN_ASSERT(M >= 0 && N >= 0 && K >= 0 && "gan_gemm: negative size");
+    GAN_ASSERT(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N && "gan_gemm: leading dimension too small");
+    if (M == 0 || N == 0) return;
+    job.isa = gan__isa();
+    job.alpha = alpha;
+    job.beta = beta;
+    job.K = K;
+    job.C = C;
+    job.pack0 = pack;
+    if (N < job.isa->nr && M > N) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
+        job.trans_a = !trans_b;
+        job.trans_b = !trans_a;
+        job.M = N;
+        job.N = M;
+        job.A = B;
+        job.lda = ldb;
+        job.B = A;
+        job.ldb = lda;
+        job.ldc_i = 1;
+        job.ldc_j = (size_t)ldc;
+    } else {
+        job.trans_a = trans_a;
+        job.trans_b = trans_b;
+        job.M = M;
+        job.N = N;
+        job.A = A;
+        job.lda = lda;
+        job.B = B;
+        job.ldb = ldb;
+        job.ldc_i = (size_t)ldc;
+        job.ldc_j = 1;
+    }
+    tiles_m = (job.M + job.isa->mr - 1) / job.isa->mr;
+    tiles_n = (job.N + job.isa->nr - 1) / job.isa->nr;
+    job.split_n = tiles_n >= 2 * nt || tiles_n >= tiles_m;
+    if ((double)M * N * K < GAN__PARALLEL_MIN_FMAS) nt = 1;
+    if (nt > (job.split_n ? tiles_n : tiles_m)) nt = job.split_n ? tiles_n : tiles_m;
+    gan__parallel(gan__gemm_part, &job, nt);
+}
+
+/* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
+   so the micro-kernel always reads unit stride. Edge panels are zero-padded. The packing buffer is
+   allocated here, once per call; when that fails the naive twin computes the same product. */
+GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
+                     const gan_float *A, int lda, const gan_float *B, int ldb,
+                     gan_float beta, gan_float *C, int ldc)
+{
+    void *block = GAN_MALLOC(GAN__PACK_FLOATS * sizeof(gan_float) + GAN__ALIGN_BYTES);
+    if (!block) {
+        gan_gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gan__gemm_packed((gan_float *)gan__align_up(block), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    GAN_FREE(block);
+}
+
+/* The layers' matrix products: GAN_GEMM when the program names one, else the packed GEMM with the
+   network's packing buffer (no allocation, no stack). */
+static void gan__matmul(const gan_layer *L, int trans_a, int trans_b, int M, int N, int K, const gan_float *A,
+                        int lda, const gan_float *B, int ldb, gan_float beta, gan_float *C, int ldc)
+{
+#ifdef GAN__USER_GEMM
+    (void)L;
+    GAN_GEMM(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+#else
+    gan__gemm_packed(L->pack, trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+/* The output columns ow whose input column ow stride - pad + kj lies in [0, w): [*lo, *hi). */
+static void gan__conv_valid(int *lo, int *hi, const gan_conv_geom *g, int kj)
+{
+    int first = g->pad - kj, last = g->w - 1 + g->pad - kj; /* ow stride must lie in [first, last] */
+    *lo = first <= 0 ? 0 : (first + g->stride - 1) / g->stride;
+    *hi = last < 0 ? 0 : last / g->stride + 1;
+    if (*hi > g->ow) *hi = g->ow;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* col[(c k + ki) k + kj][oh OW + ow] (rows ld apart) = x[c][oh stride - pad + ki][ow stride - pad + kj],
+   0 outside the image. */
+static void gan__im2col_ld(gan_float *GAN__RESTRICT col, int ld, const gan_float *GAN__RESTRICT x, const gan_conv_geom *g)
+{
+    int c, ki, kj, oh, ow, lo, hi;
     for (c = 0; c < g->c; c++)
         for (ki = 0; ki < g->k; ki++)
             for (kj = 0; kj < g->k; kj++) {
-                gan_float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * g->oh * g->ow;
+                gan_float *row = col + (size_t)((c * g->k + ki) * g->k + kj) * ld;
                 const gan_float *xc = x + (size_t)c * g->h * g->w;
+                gan__conv_valid(&lo, &hi, g, kj);
                 for (oh = 0; oh < g->oh; oh++) {
                     int ih = oh * g->stride - g->pad + ki;
                     gan_float *dst = row + (size_t)oh * g->ow;
+                    ptrdiff_t at = (ptrdiff_t)ih * g->w - g->pad + kj; /* x's index at ow = 0 */
                     if (ih < 0 || ih >= g->h) {
                         for (ow = 0; ow < g->ow; ow++) dst[ow] = 0;
                         continue;
                     }
-                    for (ow = 0; ow < g->ow; ow++) {
-                        int iw = ow * g->stride - g->pad + kj;
-                        dst[ow] = (iw >= 0 && iw < g->w) ? xc[(size_t)ih * g->w + iw] : 0;
-                    }
+                    for (ow = 0; ow < lo; ow++) dst[ow] = 0;
+                    if (g->stride == 1)
+                        for (; ow < hi; ow++) dst[ow] = xc[at + ow];
+                    else
+                        for (; ow < hi; ow++) dst[ow] = xc[at + (ptrdiff_t)ow * g->stride];
+                    for (; ow < g->ow; ow++) dst[ow] = 0;
                 }
             }
 }
 
-/* x[c][oh stride - pad + ki][ow stride - pad + kj] += col[(c k + ki) k + kj][oh OW + ow]: im2col's adjoint. */
-GANDEF void gan_col2im(gan_float *x, const gan_float *col, const gan_conv_geom *g)
+/* x[c][oh stride - pad + ki][ow stride - pad + kj] += col[(c k + ki) k + kj][oh OW + ow]: the adjoint. */
+static void gan__col2im_ld(gan_float *GAN__RESTRICT x, const gan_float *GAN__RESTRICT col, int ld, const gan_conv_geom *g)
 {
-    int c, ki, kj, oh, ow;
+    int c, ki, kj, oh, ow, lo, hi;
     for (c = 0; c < g->c; c++)
         for (ki = 0; ki < g->k; ki++)
             for (kj = 0; kj < g->k; kj++) {
-                const gan_float *row = col + ((size_t)(c * g->k + ki) * g->k + kj) * g->oh * g->ow;
+                const gan_float *row = col + (size_t)((c * g->k + ki) * g->k + kj) * ld;
                 gan_float *xc = x + (size_t)c * g->h * g->w;
+                gan__conv_valid(&lo, &hi, g, kj);
                 for (oh = 0; oh < g->oh; oh++) {
                     int ih = oh * g->stride - g->pad + ki;
                     const gan_float *src = row + (size_t)oh * g->ow;
+                    ptrdiff_t at = (ptrdiff_t)ih * g->w - g->pad + kj;
                     if (ih < 0 || ih >= g->h) continue;
-                    for (ow = 0; ow < g->ow; ow++) {
-                        int iw = ow * g->stride - g->pad + kj;
-                        if (iw >= 0 && iw < g->w) xc[(size_t)ih * g->w + iw] += src[ow];
-                    }
+                    if (g->stride == 1)
+                        for (ow = lo; ow < hi; ow++) xc[at + ow] += src[ow];
+                    else
+                        for (ow = lo; ow < hi; ow++) xc[at + (ptrdiff_t)ow * g->stride] += src[ow];
                 }
             }
+}
+
+GANDEF void gan_im2col(gan_float *col, const gan_float *x, const gan_conv_geom *g)
+{
+    gan__im2col_ld(col, g->oh * g->ow, x, g);
+}
+
+GANDEF void gan_col2im(gan_float *x, const gan_float *col, const gan_conv_geom *g)
+{
+    gan__col2im_ld(x, col, g->oh * g->ow, g);
 }
 
 /* ==== layers ==== */
@@ -1146,7 +1779,8 @@ static size_t gan__count(gan_shape s) { return gan__mul(gan__mul((size_t)s.c, (s
 typedef struct gan__sizes {
     size_t saved_per_sample; /* kept from forward for backward, per sample (LayerNorm, Dropout) */
     size_t saved_fixed;      /* ... and per call (BatchNorm's statistics per channel) */
-    size_t work;             /* scratch during one call */
+    size_t work;             /* scratch during one call, per sample of a chunk when work_chunk > 0 */
+    int work_chunk;          /* samples the scratch serves at once (a convolution's chunk), or 0 */
     size_t buffers;          /* running statistics */
 } gan__sizes;
 
@@ -1297,7 +1931,7 @@ static const char *gan__linear_plan(gan_layer *L, const gan_shape *in, int n_in,
 static void gan__linear_forward(gan_layer *L, const gan__fwd *f)
 {
     int i;
-    GAN_GEMM(0, 1, f->n, L->out_ch, L->in_ch, 1, f->x[0], L->in_ch, L->W, L->in_ch, 0, f->y, L->out_ch);
+    gan__matmul(L, 0, 1, f->n, L->out_ch, L->in_ch, f->x[0], L->in_ch, L->W, L->in_ch, 0, f->y, L->out_ch);
     if (L->b && f->bias)
         for (i = 0; i < f->n; i++) gan__axpy_row(f->y + (size_t)i * L->out_ch, L->b, 1, L->out_ch);
 }
@@ -1306,10 +1940,10 @@ static void gan__linear_forward(gan_layer *L, const gan__fwd *f)
 static void gan__linear_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
     int i;
-    if (b->dparams) GAN_GEMM(1, 0, L->out_ch, L->in_ch, f->n, 1, b->dy, L->out_ch, f->x[0], L->in_ch, 1, L->dW, L->in_ch);
+    if (b->dparams) gan__matmul(L, 1, 0, L->out_ch, L->in_ch, f->n, b->dy, L->out_ch, f->x[0], L->in_ch, 1, L->dW, L->in_ch);
     if (b->dbias && L->db)
         for (i = 0; i < f->n; i++) gan__axpy_row(L->db, b->dy + (size_t)i * L->out_ch, 1, L->out_ch);
-    if (b->dx[0]) GAN_GEMM(0, 0, f->n, L->in_ch, L->out_ch, 1, b->dy, L->out_ch, L->W, L->in_ch, 0, b->dx[0], L->in_ch);
+    if (b->dx[0]) gan__matmul(L, 0, 0, f->n, L->in_ch, L->out_ch, b->dy, L->out_ch, L->W, L->in_ch, 0, b->dx[0], L->in_ch);
 }
 
 /* ---- Conv2d and ConvTranspose2d ---- */
@@ -1329,6 +1963,15 @@ static gan_conv_geom gan__geom(const gan_layer *L)
     g.stride = L->stride;
     g.pad = L->pad;
     return g;
+}
+
+/* Samples a convolution runs through one GEMM: enough that the product is GAN__CONV_COLS columns wide
+   (one sample's OH OW columns are too few for the tiles), and no more, which bounds the scratch. */
+#define GAN__CONV_COLS 1024
+static int gan__conv_chunk(int plane, int max_batch)
+{
+    int chunk = (GAN__CONV_COLS + plane - 1) / plane;
+    return chunk < 1 ? 1 : chunk > max_batch && max_batch > 0 ? max_batch : chunk;
 }
 
 /* Output size of both convolutions (PyTorch's formulas), weight and bias counts, and the im2col
@@ -1361,7 +2004,9 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
         return "convolution: C*k*k or H*W exceeds the GEMM's int sizes";
     L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), kk);
     L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-    s->work = gan__mul(gan__mul((size_t)g.c, kk), gan__mul((size_t)g.oh, (size_t)g.ow));
+    s->work = gan__mul(gan__add(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)),
+                       gan__mul((size_t)g.oh, (size_t)g.ow));
+    s->work_chunk = gan__conv_chunk(g.oh * g.ow, 0);
     return NULL;
 }
 
@@ -1391,66 +2036,139 @@ static void gan__channel_bias_grad(gan_float *db, const gan_float *dy, int n, in
         }
 }
 
-/* Per sample: col = im2col(x), y (OC x OH OW) = W (OC x C k k) col + b */
+
+/* dst (C, n plane) = src (n, C, plane): the channels of n samples side by side, a GEMM's operand. */
+static void gan__batch_gather(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, int n, int channels,
+                              size_t plane)
+{
+    int s, c;
+    for (s = 0; s < n; s++)
+        for (c = 0; c < channels; c++)
+            memcpy(dst + ((size_t)c * n + s) * plane, src + ((size_t)s * channels + c) * plane, plane * sizeof(gan_float));
+}
+
+/* dst (n, C, plane) = src (C, n plane): gan__batch_gather's inverse. */
+static void gan__batch_scatter(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, int n, int channels,
+                               size_t plane)
+{
+    int s, c;
+    for (s = 0; s < n; s++)
+        for (c = 0; c < channels; c++)
+            memcpy(dst + ((size_t)s * channels + c) * plane, src + ((size_t)c * n + s) * plane, plane * sizeof(gan_float));
+}
+
+
+/* The scratch of one batched convolution call: columns (c k k) x (chunk OH OW) over the side im2col
+   reads (geometry g), then the other side's channels for the same columns. */
+typedef struct gan__conv_work {
+    gan_conv_geom g;
+    int ckk, plane, chunk, other_ch;
+    gan_float *col, *side;
+} gan__conv_work;
+
+static gan__conv_work gan__conv_scratch(const gan_layer *L)
+{
+    gan__conv_work w;
+    w.g = gan__geom(L);
+    w.ckk = w.g.c * L->k * L->k;
+    w.plane = w.g.oh * w.g.ow;
+    w.chunk = gan__conv_chunk(w.plane, L->max_batch);
+    w.other_ch = L->kind == GAN_CONV2D ? L->out_ch : L->in_ch;
+    w.col = L->work;
+    w.side = w.col + (size_t)w.ckk * w.chunk * w.plane;
+    return w;
+}
+
+/* Per chunk of samples: col = im2col(x), Y (OC x chunk OH OW) = W (OC x C k k) col, y = Y + b */
 static void gan__conv2d_forward(gan_layer *L, const gan__fwd *f)
 {
-    gan_conv_geom g = gan__geom(L);
-    int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
-    for (i = 0; i < f->n; i++) {
-        gan_im2col(L->work, f->x[0] + (size_t)i * gan__shape_count(L->in), &g);
-        GAN_GEMM(0, 0, L->out_ch, ohw, ckk, 1, L->W, ckk, L->work, ohw, 0, f->y + (size_t)i * gan__shape_count(L->out), ohw);
+    gan__conv_work w = gan__conv_scratch(L);
+    size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
+    int s0, s;
+    for (s0 = 0; s0 < f->n; s0 += w.chunk) {
+        int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
+        gan_float *y = f->y + (size_t)s0 * out_count;
+        for (s = 0; s < nc; s++) gan__im2col_ld(w.col + (size_t)s * w.plane, cols, f->x[0] + (size_t)(s0 + s) * in_count, &w.g);
+        gan__matmul(L, 0, 0, L->out_ch, cols, w.ckk, L->W, w.ckk, w.col, cols, 0, nc == 1 ? y : w.side, cols);
+        if (nc > 1) gan__batch_scatter(y, w.side, nc, L->out_ch, (size_t)w.plane);
     }
-    if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)ohw);
+    if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)w.plane);
 }
 
-/* Per sample: dW += dy col^T with col = im2col(x); dx = col2im(W^T dy) */
+/* Per chunk: dW += dY col^T with col = im2col(x); dcol = W^T dY; dx = col2im(dcol) */
 static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan_conv_geom g = gan__geom(L);
-    int ckk = L->in_ch * L->k * L->k, ohw = L->out.h * L->out.w, i;
-    size_t in_count = gan__shape_count(L->in);
+    gan__conv_work w = gan__conv_scratch(L);
+    size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
-    for (i = 0; i < f->n; i++) {
-        const gan_float *dyi = b->dy + (size_t)i * gan__shape_count(L->out);
-        if (b->dparams) {
-            gan_im2col(L->work, f->x[0] + (size_t)i * in_count, &g);
-            GAN_GEMM(0, 1, L->out_ch, ckk, ohw, 1, dyi, ohw, L->work, ohw, 1, L->dW, ckk);
+    int s0, s;
+    if (b->dparams || dx)
+        for (s0 = 0; s0 < f->n; s0 += w.chunk) {
+            int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
+            const gan_float *dY = b->dy + (size_t)s0 * out_count;
+            if (nc > 1) {
+                gan__batch_gather(w.side, dY, nc, L->out_ch, (size_t)w.plane);
+                dY = w.side;
+            }
+            if (b->dparams) {
+                for (s = 0; s < nc; s++)
+                    gan__im2col_ld(w.col + (size_t)s * w.plane, cols, f->x[0] + (size_t)(s0 + s) * in_count, &w.g);
+                gan__matmul(L, 0, 1, L->out_ch, w.ckk, cols, dY, cols, w.col, cols, 1, L->dW, w.ckk);
+            }
+            if (dx) { /* col now holds dcol, col being done with */
+                gan__matmul(L, 1, 0, w.ckk, cols, L->out_ch, L->W, w.ckk, dY, cols, 0, w.col, cols);
+                memset(dx + (size_t)s0 * in_count, 0, (size_t)nc * in_count * sizeof(gan_float));
+                for (s = 0; s < nc; s++) gan__col2im_ld(dx + (size_t)(s0 + s) * in_count, w.col + (size_t)s * w.plane, cols, &w.g);
+            }
         }
-        if (dx) { /* the scratch now holds dcol, col being done with */
-            GAN_GEMM(1, 0, ckk, ohw, L->out_ch, 1, L->W, ckk, dyi, ohw, 0, L->work, ohw);
-            memset(dx + (size_t)i * in_count, 0, in_count * sizeof(gan_float));
-            gan_col2im(dx + (size_t)i * in_count, L->work, &g);
-        }
-    }
-    if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)ohw);
+    if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)w.plane);
 }
 
-/* Per sample: col (OC k k x H W) = W^T x, y = col2im(col) + b. W is (in_ch, out_ch k k). */
+/* Per chunk: col (OC k k x chunk H W) = W^T X, y = col2im(col) + b. W is (in_ch, out_ch k k). */
 static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
 {
-    gan_conv_geom g = gan__geom(L);
-    int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
-    size_t out_count = gan__shape_count(L->out);
-    for (i = 0; i < f->n; i++) {
-        GAN_GEMM(1, 0, okk, hw, L->in_ch, 1, L->W, okk, f->x[0] + (size_t)i * gan__shape_count(L->in), hw, 0, L->work, hw);
-        memset(f->y + (size_t)i * out_count, 0, out_count * sizeof(gan_float));
-        gan_col2im(f->y + (size_t)i * out_count, L->work, &g);
+    gan__conv_work w = gan__conv_scratch(L);
+    size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
+    int s0, s;
+    for (s0 = 0; s0 < f->n; s0 += w.chunk) {
+        int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
+        const gan_float *X = f->x[0] + (size_t)s0 * in_count;
+        if (nc > 1) {
+            gan__batch_gather(w.side, X, nc, L->in_ch, (size_t)w.plane);
+            X = w.side;
+        }
+        gan__matmul(L, 1, 0, w.ckk, cols, L->in_ch, L->W, w.ckk, X, cols, 0, w.col, cols);
+        memset(f->y + (size_t)s0 * out_count, 0, (size_t)nc * out_count * sizeof(gan_float));
+        for (s = 0; s < nc; s++) gan__col2im_ld(f->y + (size_t)(s0 + s) * out_count, w.col + (size_t)s * w.plane, cols, &w.g);
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
-/* Per sample: dcol = im2col(dy); dW += x dcol^T; dx = W dcol */
+/* Per chunk: dcol = im2col(dy); dW += X dcol^T; dX = W dcol */
 static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan_conv_geom g = gan__geom(L);
-    int okk = L->out_ch * L->k * L->k, hw = L->in.h * L->in.w, i;
-    size_t in_count = gan__shape_count(L->in);
+    gan__conv_work w = gan__conv_scratch(L);
+    size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
+    int s0, s;
     if (b->dparams || dx)
-        for (i = 0; i < f->n; i++) {
-            gan_im2col(L->work, b->dy + (size_t)i * gan__shape_count(L->out), &g);
-            if (b->dparams) GAN_GEMM(0, 1, L->in_ch, okk, hw, 1, f->x[0] + (size_t)i * in_count, hw, L->work, hw, 1, L->dW, okk);
-            if (dx) GAN_GEMM(0, 0, L->in_ch, hw, okk, 1, L->W, okk, L->work, hw, 0, dx + (size_t)i * in_count, hw);
+        for (s0 = 0; s0 < f->n; s0 += w.chunk) {
+            int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
+            for (s = 0; s < nc; s++)
+                gan__im2col_ld(w.col + (size_t)s * w.plane, cols, b->dy + (size_t)(s0 + s) * out_count, &w.g);
+            if (b->dparams) {
+                const gan_float *X = f->x[0] + (size_t)s0 * in_count;
+                if (nc > 1) {
+                    gan__batch_gather(w.side, X, nc, L->in_ch, (size_t)w.plane);
+                    X = w.side;
+                }
+                gan__matmul(L, 0, 1, L->in_ch, w.ckk, cols, X, cols, w.col, cols, 1, L->dW, w.ckk);
+            }
+            if (dx) {
+                gan_float *dX = dx + (size_t)s0 * in_count;
+                gan__matmul(L, 0, 0, L->in_ch, cols, w.ckk, L->W, w.ckk, w.col, cols, 0, nc == 1 ? dX : w.side, cols);
+                if (nc > 1) gan__batch_scatter(dX, w.side, nc, L->in_ch, (size_t)w.plane);
+            }
         }
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
@@ -2624,6 +3342,17 @@ GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha)
     return o;
 }
 
+/* A moment that has decayed below the smallest normal number becomes 0. Moments of a parameter whose
+   gradient stays 0 shrink geometrically into subnormals, where arithmetic runs tens of times slower;
+   flushing them here, explicitly, is portable and leaves the caller's floating-point state alone.
+   Such a moment moves its parameter by less than 1e-30 relative to eps, so nothing visible changes. */
+#ifdef GAN_DOUBLE
+#define GAN__SMALLEST_NORMAL DBL_MIN
+#else
+#define GAN__SMALLEST_NORMAL FLT_MIN
+#endif
+static gan_float gan__flush(gan_float x) { return x < GAN__SMALLEST_NORMAL && x > -GAN__SMALLEST_NORMAL ? 0 : x; }
+
 GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan_float *dw,
                              const gan_optim *opt, size_t n)
 {
@@ -2635,7 +3364,7 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
         for (i = 0; i < n; i++) {
             gan_float g = dw[i] + opt->weight_decay * w[i];
             if (opt->momentum != 0) {
-                m[i] = opt->momentum * m[i] + g;
+                m[i] = gan__flush(opt->momentum * m[i] + g);
                 g = m[i];
             }
             w[i] -= opt->lr * g;
@@ -2650,8 +3379,8 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
         for (i = 0; i < n; i++) {
             gan_float g = dw[i];
             if (opt->weight_decay != 0) w[i] *= decay; /* decoupled (AdamW) */
-            m[i] = opt->beta1 * m[i] + (1 - opt->beta1) * g;
-            v[i] = opt->beta2 * v[i] + (1 - opt->beta2) * g * g;
+            m[i] = gan__flush(opt->beta1 * m[i] + (1 - opt->beta1) * g);
+            v[i] = gan__flush(opt->beta2 * v[i] + (1 - opt->beta2) * g * g);
             w[i] -= step_size * m[i] / ((gan_float)sqrt(v[i]) * rsqrt_bc2 + opt->eps);
         }
         break;
@@ -2659,10 +3388,10 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
     case GAN_RMSPROP: /* v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps) */
         for (i = 0; i < n; i++) {
             gan_float g = dw[i] + opt->weight_decay * w[i], upd;
-            v[i] = opt->alpha * v[i] + (1 - opt->alpha) * g * g;
+            v[i] = gan__flush(opt->alpha * v[i] + (1 - opt->alpha) * g * g);
             upd = g / ((gan_float)sqrt(v[i]) + opt->eps);
             if (opt->momentum != 0) {
-                m[i] = opt->momentum * m[i] + upd;
+                m[i] = gan__flush(opt->momentum * m[i] + upd);
                 upd = m[i];
             }
             w[i] -= opt->lr * upd;
@@ -3304,7 +4033,10 @@ static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes 
     if (base) {
         rg->a = base + at;
         rg->s = rg->a + rg->size_a;
-        for (i = 0; i < net->n_layers; i++) net->layers[i].work = rg->s + rg->size_s;
+        for (i = 0; i < net->n_layers; i++) {
+            net->layers[i].pack = rg->s + rg->size_s;
+            net->layers[i].work = net->layers[i].pack + GAN__PACK_FLOATS;
+        }
     }
     return gan__add(gan__add(at, rg->size_a), gan__add(rg->size_s, rg->work));
 }
@@ -3510,9 +4242,12 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         gan__request_grads(&pl, pl.st.dual0, 1);
     }
     rg.size_s = gan__place(reqs + nr_a, pl.n - nr_a, order);
-    for (k = 0, rg.work = 0; k < n_layers; k++)
-        if (sizes[k].work > rg.work) rg.work = sizes[k].work;
-    rg.work = gan__round_up(rg.work);
+    for (k = 0, rg.work = 0; k < n_layers; k++) {
+        int chunk = sizes[k].work_chunk < max_batch ? sizes[k].work_chunk : max_batch;
+        size_t work = sizes[k].work_chunk > 0 ? gan__mul(sizes[k].work, (size_t)chunk) : sizes[k].work;
+        if (work > rg.work) rg.work = work;
+    }
+    rg.work = gan__add(gan__round_up(rg.work), GAN__PACK_FLOATS);
 
     /* The arena, checked against GAN_MAX_ARENA_BYTES before it is allocated. */
     net->arena_count = gan__arena_layout(net, NULL, sizes, &rg);
@@ -4343,6 +5078,11 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
 }
 #endif
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT DEFAULT
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 #endif /* GAN_IMPLEMENTATION_DONE */
 #endif /* GAN_IMPLEMENTATION */
 
