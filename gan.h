@@ -1228,10 +1228,13 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
     gan_float tile[GAN__MR_MAX * GAN__NR_MAX]; /* an edge or transposed tile; 1.5 KiB */
     int i, j, i0, j0, p0, r, q;
 
-    for (i = i_lo; i < i_hi; i++)
-        for (j = j_lo; j < j_hi; j++) {
-            gan_float *c = job->C + (size_t)i * job->ldc_i + (size_t)j * job->ldc_j;
-            *c = job->beta == 0 ? 0 : job->beta == 1 ? *c : job->beta * *c;
+    if (job->beta != 1) /* C = beta C first; beta = 0 overwrites, so that garbage (even NaN) in C is ignored */
+        for (i = i_lo; i < i_hi; i++) {
+            gan_float *c = job->C + (size_t)i * job->ldc_i;
+            if (job->ldc_j != 1)
+                for (j = j_lo; j < j_hi; j++) c[(size_t)j * job->ldc_j] = job->beta == 0 ? 0 : job->beta * c[(size_t)j * job->ldc_j];
+            else if (job->beta == 0) memset(c + j_lo, 0, (size_t)(j_hi - j_lo) * sizeof(gan_float));
+            else for (j = j_lo; j < j_hi; j++) c[j] *= job->beta;
         }
     if (job->K <= 0 || job->alpha == 0) return;
 
@@ -1460,6 +1463,37 @@ static gan_float *gan__pack_of(gan_float *caller_pack, int t)
     return caller_pack;
 }
 
+/* A loop over [0, n) whose iterations are independent, run in contiguous ranges by the threads:
+   fn(ctx, lo, hi). Each iteration computes the same bits whichever thread runs it. */
+typedef void (*gan__range_fn)(void *ctx, size_t lo, size_t hi);
+typedef struct gan__range_task {
+    gan__range_fn fn;
+    void *ctx;
+    size_t n;
+} gan__range_task;
+
+static void gan__range_part(void *ctx, int t, int nt)
+{
+    const gan__range_task *task = (const gan__range_task *)ctx;
+    size_t lo = task->n / (size_t)nt * (size_t)t + (task->n % (size_t)nt < (size_t)t ? task->n % (size_t)nt : (size_t)t);
+    size_t hi = lo + task->n / (size_t)nt + ((size_t)t < task->n % (size_t)nt);
+    if (lo < hi) task->fn(task->ctx, lo, hi);
+}
+
+/* Runs the loop on as many threads as give each at least `grain` iterations. */
+static void gan__parallel_for(gan__range_fn fn, void *ctx, size_t n, size_t grain)
+{
+    gan__range_task task;
+    size_t nt = gan__n_threads > 1 ? (size_t)gan__n_threads : 1;
+    task.fn = fn;
+    task.ctx = ctx;
+    task.n = n;
+    if (grain < 1) grain = 1;
+    if (nt > n / grain) nt = n / grain;
+    if (nt <= 1) fn(ctx, 0, n);
+    else gan__parallel(gan__range_part, &task, (int)nt);
+}
+
 /* Part t of nt of a GEMM: a range of whole tiles of columns, or of rows. */
 static void gan__gemm_part(void *ctx, int t, int nt)
 {
@@ -1567,12 +1601,12 @@ static void gan__conv_valid(int *lo, int *hi, const gan_conv_geom *g, int kj)
 static void gan__im2col_ld(gan_float *GAN__RESTRICT col, int ld, const gan_float *GAN__RESTRICT x, const gan_conv_geom *g)
 {
     int c, ki, kj, oh, ow, lo, hi;
-    for (c = 0; c < g->c; c++)
-        for (ki = 0; ki < g->k; ki++)
-            for (kj = 0; kj < g->k; kj++) {
+    for (kj = 0; kj < g->k; kj++) {
+        gan__conv_valid(&lo, &hi, g, kj);
+        for (c = 0; c < g->c; c++)
+            for (ki = 0; ki < g->k; ki++) {
                 gan_float *row = col + (size_t)((c * g->k + ki) * g->k + kj) * ld;
                 const gan_float *xc = x + (size_t)c * g->h * g->w;
-                gan__conv_valid(&lo, &hi, g, kj);
                 for (oh = 0; oh < g->oh; oh++) {
                     int ih = oh * g->stride - g->pad + ki;
                     gan_float *dst = row + (size_t)oh * g->ow;
@@ -1589,18 +1623,19 @@ static void gan__im2col_ld(gan_float *GAN__RESTRICT col, int ld, const gan_float
                     for (; ow < g->ow; ow++) dst[ow] = 0;
                 }
             }
+    }
 }
 
 /* x[c][oh stride - pad + ki][ow stride - pad + kj] += col[(c k + ki) k + kj][oh OW + ow]: the adjoint. */
 static void gan__col2im_ld(gan_float *GAN__RESTRICT x, const gan_float *GAN__RESTRICT col, int ld, const gan_conv_geom *g)
 {
     int c, ki, kj, oh, ow, lo, hi;
-    for (c = 0; c < g->c; c++)
-        for (ki = 0; ki < g->k; ki++)
-            for (kj = 0; kj < g->k; kj++) {
+    for (kj = 0; kj < g->k; kj++) {
+        gan__conv_valid(&lo, &hi, g, kj);
+        for (c = 0; c < g->c; c++)
+            for (ki = 0; ki < g->k; ki++) {
                 const gan_float *row = col + (size_t)((c * g->k + ki) * g->k + kj) * ld;
                 gan_float *xc = x + (size_t)c * g->h * g->w;
-                gan__conv_valid(&lo, &hi, g, kj);
                 for (oh = 0; oh < g->oh; oh++) {
                     int ih = oh * g->stride - g->pad + ki;
                     const gan_float *src = row + (size_t)oh * g->ow;
@@ -1612,6 +1647,7 @@ static void gan__col2im_ld(gan_float *GAN__RESTRICT x, const gan_float *GAN__RES
                         for (ow = lo; ow < hi; ow++) xc[at + (ptrdiff_t)ow * g->stride] += src[ow];
                 }
             }
+    }
 }
 
 GANDEF void gan_im2col(gan_float *col, const gan_float *x, const gan_conv_geom *g)
@@ -2079,16 +2115,58 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L)
     return w;
 }
 
+/* im2col or col2im of the samples of one chunk, in parallel: sample s has columns s plane onwards
+   of the column matrix (rows ld apart) and its own image, `count` values at s count. im2col reads
+   images from `in` into columns at `out`; col2im reads columns from `in` and overwrites images at `out`. */
+typedef struct gan__unfold {
+    gan_float *out;
+    const gan_float *in;
+    int ld, plane;
+    size_t count;
+    const gan_conv_geom *g;
+} gan__unfold;
+
+static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
+{
+    const gan__unfold *u = (const gan__unfold *)ctx;
+    size_t s;
+    for (s = lo; s < hi; s++) gan__im2col_ld(u->out + s * (size_t)u->plane, u->ld, u->in + s * u->count, u->g);
+}
+
+static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
+{
+    const gan__unfold *u = (const gan__unfold *)ctx;
+    size_t s;
+    for (s = lo; s < hi; s++) {
+        memset(u->out + s * u->count, 0, u->count * sizeof(gan_float));
+        gan__col2im_ld(u->out + s * u->count, u->in + s * (size_t)u->plane, u->ld, u->g);
+    }
+}
+
+/* part (gan__im2col_part or gan__col2im_part) over the nc samples of a chunk. */
+static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_float *in, int nc, size_t count,
+                              const gan__conv_work *w)
+{
+    gan__unfold u;
+    u.out = out;
+    u.in = in;
+    u.ld = nc * w->plane;
+    u.plane = w->plane;
+    u.count = count;
+    u.g = &w->g;
+    gan__parallel_for(part, &u, (size_t)nc, 1);
+}
+
 /* Per chunk of samples: col = im2col(x), Y (OC x chunk OH OW) = W (OC x C k k) col, y = Y + b */
 static void gan__conv2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__conv_work w = gan__conv_scratch(L);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
-    int s0, s;
+    int s0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         gan_float *y = f->y + (size_t)s0 * out_count;
-        for (s = 0; s < nc; s++) gan__im2col_ld(w.col + (size_t)s * w.plane, cols, f->x[0] + (size_t)(s0 + s) * in_count, &w.g);
+        gan__unfold_batch(gan__im2col_part, w.col, f->x[0] + (size_t)s0 * in_count, nc, in_count, &w);
         gan__matmul(L, 0, 0, L->out_ch, cols, w.ckk, L->W, w.ckk, w.col, cols, 0, nc == 1 ? y : w.side, cols);
         if (nc > 1) gan__batch_scatter(y, w.side, nc, L->out_ch, (size_t)w.plane);
     }
@@ -2101,7 +2179,7 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
     gan__conv_work w = gan__conv_scratch(L);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
-    int s0, s;
+    int s0;
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
@@ -2111,14 +2189,12 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
                 dY = w.side;
             }
             if (b->dparams) {
-                for (s = 0; s < nc; s++)
-                    gan__im2col_ld(w.col + (size_t)s * w.plane, cols, f->x[0] + (size_t)(s0 + s) * in_count, &w.g);
+                gan__unfold_batch(gan__im2col_part, w.col, f->x[0] + (size_t)s0 * in_count, nc, in_count, &w);
                 gan__matmul(L, 0, 1, L->out_ch, w.ckk, cols, dY, cols, w.col, cols, 1, L->dW, w.ckk);
             }
             if (dx) { /* col now holds dcol, col being done with */
                 gan__matmul(L, 1, 0, w.ckk, cols, L->out_ch, L->W, w.ckk, dY, cols, 0, w.col, cols);
-                memset(dx + (size_t)s0 * in_count, 0, (size_t)nc * in_count * sizeof(gan_float));
-                for (s = 0; s < nc; s++) gan__col2im_ld(dx + (size_t)(s0 + s) * in_count, w.col + (size_t)s * w.plane, cols, &w.g);
+                gan__unfold_batch(gan__col2im_part, dx + (size_t)s0 * in_count, w.col, nc, in_count, &w);
             }
         }
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)w.plane);
@@ -2129,7 +2205,7 @@ static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__conv_work w = gan__conv_scratch(L);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
-    int s0, s;
+    int s0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         const gan_float *X = f->x[0] + (size_t)s0 * in_count;
@@ -2138,8 +2214,7 @@ static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
             X = w.side;
         }
         gan__matmul(L, 1, 0, w.ckk, cols, L->in_ch, L->W, w.ckk, X, cols, 0, w.col, cols);
-        memset(f->y + (size_t)s0 * out_count, 0, (size_t)nc * out_count * sizeof(gan_float));
-        for (s = 0; s < nc; s++) gan__col2im_ld(f->y + (size_t)(s0 + s) * out_count, w.col + (size_t)s * w.plane, cols, &w.g);
+        gan__unfold_batch(gan__col2im_part, f->y + (size_t)s0 * out_count, w.col, nc, out_count, &w);
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
@@ -2150,12 +2225,11 @@ static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, cons
     gan__conv_work w = gan__conv_scratch(L);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
-    int s0, s;
+    int s0;
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
-            for (s = 0; s < nc; s++)
-                gan__im2col_ld(w.col + (size_t)s * w.plane, cols, b->dy + (size_t)(s0 + s) * out_count, &w.g);
+            gan__unfold_batch(gan__im2col_part, w.col, b->dy + (size_t)s0 * out_count, nc, out_count, &w);
             if (b->dparams) {
                 const gan_float *X = f->x[0] + (size_t)s0 * in_count;
                 if (nc > 1) {
@@ -2190,14 +2264,22 @@ static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_
    biased var; in training the running estimates move: running = (1 - momentum) running + momentum
    (mean, var m / (m - 1)). Evaluation: the running estimates. saved = [mean (C), 1/sqrt(var + eps) (C)],
    the statistics the output is normalized with; y = gamma (x - mean) / sqrt(var + eps) + beta. */
-static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
+/* BatchNorm's forward or backward call, run over ranges of channels by the threads. */
+typedef struct gan__bn_call {
+    gan_layer *L;
+    const gan__fwd *f;
+    const gan__bwd *b;
+} gan__bn_call;
+
+static void gan__batchnorm_forward_part(void *ctx, size_t lo, size_t hi)
 {
+    gan_layer *L = ((const gan__bn_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__bn_call *)ctx)->f;
     int C = L->in.c, c, i, n = f->n;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
     const gan_float *x = f->x[0];
     gan_float *mean = f->saved, *invstd = f->saved + C;
-    GAN_ASSERT((f->mode == GAN__EVAL || m > 1) && "BatchNorm with batch statistics needs more than one value per channel");
-    for (c = 0; c < C; c++) {
+    for (c = (int)lo; c < (int)hi; c++) {
         if (f->mode != GAN__EVAL) {
             /* two passes in double: the mean, then the sum of squared deviations */
             double sum = 0, sq = 0, mu, var;
@@ -2223,7 +2305,7 @@ static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
         }
     }
     for (i = 0; i < n; i++)
-        for (c = 0; c < C; c++) {
+        for (c = (int)lo; c < (int)hi; c++) {
             const gan_float *xc = x + ((size_t)i * C + c) * plane;
             gan_float *yc = f->y + ((size_t)i * C + c) * plane;
             gan_float scale = (L->W ? L->W[c] : 1) * invstd[c], shift = (L->b ? L->b[c] : 0) - mean[c] * scale;
@@ -2231,17 +2313,33 @@ static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
         }
 }
 
+/* Channels per thread below which BatchNorm runs on one thread (each channel is a pass over n plane values). */
+#define GAN__CHANNEL_GRAIN 8
+
+static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
+{
+    gan__bn_call call;
+    call.L = L;
+    call.f = f;
+    call.b = NULL;
+    GAN_ASSERT((f->mode == GAN__EVAL || (size_t)f->n * L->in.h * L->in.w > 1) && "BatchNorm with batch statistics needs more than one value per channel");
+    gan__parallel_for(gan__batchnorm_forward_part, &call, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
+}
+
 /* xhat = (x - mean) invstd; dgamma += sum dy xhat; dbeta += sum dy;
    training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
    evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
    they also go into the parameter gradients. */
-static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+static void gan__batchnorm_backward_part(void *ctx, size_t lo, size_t hi)
 {
+    gan_layer *L = ((const gan__bn_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__bn_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__bn_call *)ctx)->b;
     int C = L->in.c, c, i, n = f->n, training = f->mode == GAN__TRAIN;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
     const gan_float *mean = f->saved, *invstd = f->saved + C, *x = f->x[0], *dy = b->dy;
     gan_float *dx = b->dx[0];
-    for (c = 0; c < C; c++) {
+    for (c = (int)lo; c < (int)hi; c++) {
         double sum_dy = 0, sum_dy_xhat = 0;
         gan_float mean_dy, mean_dy_xhat, g;
         for (i = 0; i < n; i++) {
@@ -2268,6 +2366,15 @@ static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__
             }
         }
     }
+}
+
+static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__bn_call call;
+    call.L = L;
+    call.f = f;
+    call.b = b;
+    gan__parallel_for(gan__batchnorm_backward_part, &call, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
 }
 
 /* In evaluation mode y = gamma invstd x + const per channel, so dty -> dtx is the backward's
@@ -3353,15 +3460,23 @@ GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha)
 #endif
 static gan_float gan__flush(gan_float x) { return x < GAN__SMALLEST_NORMAL && x > -GAN__SMALLEST_NORMAL ? 0 : x; }
 
-GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan_float *dw,
-                             const gan_optim *opt, size_t n)
+/* One optimizer update of values [lo, hi), elementwise. */
+typedef struct gan__update {
+    gan_float *w, *m, *v;
+    const gan_float *dw;
+    const gan_optim *opt;
+} gan__update;
+
+static void gan__optim_range(void *ctx, size_t lo, size_t hi)
 {
+    const gan__update *u = (const gan__update *)ctx;
+    gan_float *GAN__RESTRICT w = u->w, *GAN__RESTRICT m = u->m, *GAN__RESTRICT v = u->v;
+    const gan_float *GAN__RESTRICT dw = u->dw;
+    const gan_optim *opt = u->opt;
     size_t i;
-    GAN_ASSERT(w && dw && opt && "gan_optim_update: NULL argument");
-    GAN_ASSERT(opt->step >= 1 && "count the step (opt->step += 1) before gan_optim_update");
     switch (opt->kind) {
     case GAN_SGD: /* buf = momentum buf + g; w -= lr buf */
-        for (i = 0; i < n; i++) {
+        for (i = lo; i < hi; i++) {
             gan_float g = dw[i] + opt->weight_decay * w[i];
             if (opt->momentum != 0) {
                 m[i] = gan__flush(opt->momentum * m[i] + g);
@@ -3376,7 +3491,7 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
         double bc2 = 1 - pow((double)opt->beta2, (double)opt->step);
         gan_float step_size = (gan_float)(opt->lr / bc1), rsqrt_bc2 = (gan_float)(1 / sqrt(bc2));
         gan_float decay = 1 - opt->lr * opt->weight_decay;
-        for (i = 0; i < n; i++) {
+        for (i = lo; i < hi; i++) {
             gan_float g = dw[i];
             if (opt->weight_decay != 0) w[i] *= decay; /* decoupled (AdamW) */
             m[i] = gan__flush(opt->beta1 * m[i] + (1 - opt->beta1) * g);
@@ -3386,7 +3501,7 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
         break;
     }
     case GAN_RMSPROP: /* v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps) */
-        for (i = 0; i < n; i++) {
+        for (i = lo; i < hi; i++) {
             gan_float g = dw[i] + opt->weight_decay * w[i], upd;
             v[i] = gan__flush(opt->alpha * v[i] + (1 - opt->alpha) * g * g);
             upd = g / ((gan_float)sqrt(v[i]) + opt->eps);
@@ -3398,6 +3513,23 @@ GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan
         }
         break;
     }
+}
+
+/* Elements per thread below which an update runs on one thread. */
+#define GAN__OPTIM_GRAIN 32768
+
+GANDEF void gan_optim_update(gan_float *w, gan_float *m, gan_float *v, const gan_float *dw,
+                             const gan_optim *opt, size_t n)
+{
+    gan__update u;
+    GAN_ASSERT(w && dw && opt && "gan_optim_update: NULL argument");
+    GAN_ASSERT(opt->step >= 1 && "count the step (opt->step += 1) before gan_optim_update");
+    u.w = w;
+    u.m = m;
+    u.v = v;
+    u.dw = dw;
+    u.opt = opt;
+    gan__parallel_for(gan__optim_range, &u, n, GAN__OPTIM_GRAIN);
 }
 
 /* ==== planner ==== */
