@@ -14,7 +14,8 @@
    CONTENTS (each part of the implementation starts with a banner you can grep for, "==== name ====")
       tensor       4-D float views (N, C, H, W), shapes
       rng          a seeded PCG32 generator kept in a struct; uniform, normal; initializers
-      kernels      GEMM (packed and blocked, and its naive twin), im2col / col2im
+      kernels      GEMM (packed and blocked; micro-kernels for AVX-512, AVX2 and a baseline, chosen
+                   at run time; its naive twin), a thread pool, im2col / col2im
       layers       Linear, Conv2d, ConvTranspose2d, BatchNorm, LayerNorm, ReLU, LeakyReLU, Tanh,
                    Sigmoid, Dropout, Reshape/Flatten, Upsample x2, AvgPool 2x2, Scale, Embedding,
                    and the joins Add, Mul, Concat, Inner: one table row per op with its forward,
@@ -38,9 +39,14 @@
       GAN_FREE(p)
       GAN_ASSERT(cond)     programmer-error check                   default: assert(cond) from <assert.h>
       GAN_NO_STDIO         leave out everything that uses FILE * (gan_net_print)
-      GAN_GEMM             the GEMM the layers call, with gan_gemm's signature   default: gan_gemm
+      GAN_GEMM             the GEMM the layers call, with gan_gemm's signature
+                           default: the built-in packed GEMM with the network's packing buffer
                            (an adapter to cblas_sgemm, say: include gan.h once, declare it, then
                            define GAN_GEMM and GAN_IMPLEMENTATION and include gan.h again)
+      GAN_NO_DISPATCH      compile only the baseline GEMM kernel (no AVX2/AVX-512 copies)   default: off
+      GAN_NO_THREADS       no worker threads and no <pthread.h>                          default: off
+                           (threads are used where __unix__ or __APPLE__ is defined)
+      GAN_MAX_THREADS      the most threads gan_set_threads starts                 default: 64
       GAN_MAX_ARENA_BYTES  the largest arena a network may plan; a bigger one is refused before any
                            allocation                     default: 2^39 (512 GiB; 2^30 where size_t is 32-bit)
 
@@ -107,6 +113,8 @@
       one layer on its own        gan_layer_forward, gan_layer_backward (on plain tensors)
       losses                      gan_bce_logits, gan_bce_logits_const, gan_mse, gan_mse_const
       kernels                     gan_gemm, gan_gemm_naive, gan_im2col, gan_col2im
+      threads and kernels         gan_set_threads, gan_threads, gan_set_isa (GAN_ISA_AUTO, _BASELINE,
+                                  _AVX2, _AVX512), gan_isa_in_use, gan_isa_name
       errors                      gan_last_error
 
    CONVENTIONS (chosen to give the same numbers as PyTorch for the same weights and input)
@@ -167,7 +175,8 @@
       two regions whose buffers are placed by liveness, so that buffers in use at different times
       share memory: the training forward's outputs and saved values (kept until backward when
       backward reads them, reused as soon as nothing will), and one region shared by sampling, the
-      backward's gradients and the penalty's passes (which never run at once); then one scratch area.
+      backward's gradients and the penalty's passes (which never run at once); then one scratch area
+      (the GEMM's packing buffer, about 660 KiB, and the largest convolution chunk's im2col columns).
       Every size is computed with overflow-checked arithmetic; a plan past GAN_MAX_ARENA_BYTES is
       refused with NULL and a message before the arena is allocated. Forward, backward, sampling,
       penalties and optimizer steps never allocate. Pointers returned point into the arena: outputs
@@ -242,11 +251,14 @@
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
-      - One thread; the GEMM is packed and blocked but compiled for the baseline instruction set only
-        (no run-time AVX2/AVX-512 dispatch yet).
+      - Threads split the GEMMs, im2col/col2im, BatchNorm and the optimizer update; other layers run on
+        the calling thread. The pool serves one calling thread at a time (a second one runs alone).
+      - The AVX2/AVX-512 kernels are x86-64 and float only; GAN_DOUBLE, other CPUs, tcc and MSVC get
+        the baseline kernel.
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
       - Conv layers are square-kernel, no dilation, no groups.
-      - gan_gemm packs its operands in about 96 KiB of stack (192 KiB with GAN_DOUBLE).
+      - gan_gemm on its own allocates its packing buffer (about 660 KiB) per call; networks use the
+        one in their arena.
       - No model files yet: gan_net_param and gan_net_buffer reach every value, saving is up to you.
 */
 
@@ -935,9 +947,10 @@ static void gan__axpy_row(gan_float *GAN__RESTRICT c, const gan_float *GAN__REST
 #define GAN__MR_MAX 6
 #define GAN__NR_MAX 64
 
-/* A micro-kernel: C (MR x NR, row stride ldc) += sum over p < kc of a[p][0..MR) b[p][0..NR). */
+/* A micro-kernel: C (MR x NR, row stride ldc) = sum over p < kc of a[p][0..MR) b[p][0..NR), added to
+   what C holds when `add` (the first block of a beta = 0 product overwrites: no pass to clear C). */
 typedef void (*gan__kernel_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
-                               gan_float *GAN__RESTRICT C, int ldc);
+                               gan_float *GAN__RESTRICT C, int ldc, int add);
 
 /* One instruction set's kernel and the tile and depth it is written for. */
 typedef struct gan__isa_info {
@@ -962,7 +975,7 @@ static gan__v16b gan__v16b_load(const gan_float *p)
     return v;
 }
 static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
-                             gan_float *GAN__RESTRICT C, int ldc)
+                             gan_float *GAN__RESTRICT C, int ldc, int add)
 {
     gan__v16b c00 = gan__v16b_load(b) * 0, c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
               c31 = c00;
@@ -978,6 +991,8 @@ static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan
         c30 += b0 * a[3];
         c31 += b1 * a[3];
     }
+    if (!add)
+        for (j = 0; j < GAN__BASE_NR; j++) C[0 * ldc + j] = C[1 * ldc + j] = C[2 * ldc + j] = C[3 * ldc + j] = 0;
     for (j = 0; j < GAN__BASE_LANES; j++) {
         C[0 * ldc + j] += c00[j];
         C[0 * ldc + j + GAN__BASE_LANES] += c01[j];
@@ -992,7 +1007,7 @@ static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan
 #else
 #define GAN__BASE_NR 8
 static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
-                             gan_float *GAN__RESTRICT C, int ldc)
+                             gan_float *GAN__RESTRICT C, int ldc, int add)
 {
     gan_float acc[GAN__BASE_MR][GAN__BASE_NR];
     int p, r, j;
@@ -1001,7 +1016,7 @@ static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan
         for (r = 0; r < GAN__BASE_MR; r++)
             for (j = 0; j < GAN__BASE_NR; j++) acc[r][j] += a[p * GAN__BASE_MR + r] * b[p * GAN__BASE_NR + j];
     for (r = 0; r < GAN__BASE_MR; r++)
-        for (j = 0; j < GAN__BASE_NR; j++) C[(size_t)r * ldc + j] += acc[r][j];
+        for (j = 0; j < GAN__BASE_NR; j++) C[(size_t)r * ldc + j] = add ? C[(size_t)r * ldc + j] + acc[r][j] : acc[r][j];
 }
 #endif
 
@@ -1015,14 +1030,15 @@ static void gan__kernel_base(int kc, const gan_float *GAN__RESTRICT a, const gan
         c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);          \
         c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);          \
     } while (0)
-#define GAN__STORE_ROW256(r)                                                                 \
-    do {                                                                                     \
-        _mm256_storeu_ps(C + r * ldc, _mm256_add_ps(_mm256_loadu_ps(C + r * ldc), c##r##0));         \
-        _mm256_storeu_ps(C + r * ldc + 8, _mm256_add_ps(_mm256_loadu_ps(C + r * ldc + 8), c##r##1)); \
+#define GAN__STORE_ROW256(r)                                                                            \
+    do {                                                                                                \
+        _mm256_storeu_ps(C + r * ldc, add ? _mm256_add_ps(_mm256_loadu_ps(C + r * ldc), c##r##0) : c##r##0); \
+        _mm256_storeu_ps(C + r * ldc + 8,                                                               \
+                         add ? _mm256_add_ps(_mm256_loadu_ps(C + r * ldc + 8), c##r##1) : c##r##1);     \
     } while (0)
 __attribute__((target("avx2,fma"))) static void gan__kernel_avx2(int kc, const float *GAN__RESTRICT a,
                                                                  const float *GAN__RESTRICT b,
-                                                                 float *GAN__RESTRICT C, int ldc)
+                                                                 float *GAN__RESTRICT C, int ldc, int add)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
            c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -1052,8 +1068,9 @@ __attribute__((target("avx2,fma"))) static void gan__kernel_avx2(int kc, const f
         c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);          \
         c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);          \
     } while (0)
-#define GAN__STORE_VEC512(r, v) \
-    _mm512_storeu_ps(C + r * ldc + 16 * v, _mm512_add_ps(_mm512_loadu_ps(C + r * ldc + 16 * v), c##r##v))
+#define GAN__STORE_VEC512(r, v)          \
+    _mm512_storeu_ps(C + r * ldc + 16 * v, \
+                     add ? _mm512_add_ps(_mm512_loadu_ps(C + r * ldc + 16 * v), c##r##v) : c##r##v)
 #define GAN__STORE_ROW512(r)       \
     do {                           \
         GAN__STORE_VEC512(r, 0);   \
@@ -1063,7 +1080,7 @@ __attribute__((target("avx2,fma"))) static void gan__kernel_avx2(int kc, const f
     } while (0)
 __attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const float *GAN__RESTRICT a,
                                                                   const float *GAN__RESTRICT b,
-                                                                  float *GAN__RESTRICT C, int ldc)
+                                                                  float *GAN__RESTRICT C, int ldc, int add)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
@@ -1228,7 +1245,9 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
     gan_float tile[GAN__MR_MAX * GAN__NR_MAX]; /* an edge or transposed tile; 1.5 KiB */
     int i, j, i0, j0, p0, r, q;
 
-    if (job->beta != 1) /* C = beta C first; beta = 0 overwrites, so that garbage (even NaN) in C is ignored */
+    /* C = beta C first, unless beta = 0 and the first block of products overwrites C (garbage, even
+       NaN, in C is then ignored) */
+    if (job->beta != 1 && (job->beta != 0 || job->K <= 0 || job->alpha == 0))
         for (i = i_lo; i < i_hi; i++) {
             gan_float *c = job->C + (size_t)i * job->ldc_i;
             if (job->ldc_j != 1)
@@ -1241,7 +1260,7 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
     for (j0 = j_lo; j0 < j_hi; j0 += GAN__NC) {
         int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
         for (p0 = 0; p0 < job->K; p0 += kcmax) {
-            int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax;
+            int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax, add = p0 > 0 || job->beta != 0;
             gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, nr);
             for (i0 = i_lo; i0 < i_hi; i0 += GAN__MC) {
                 int mc = i_hi - i0 < GAN__MC ? i_hi - i0 : GAN__MC;
@@ -1252,13 +1271,15 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
                         gan_float *c = job->C + (size_t)(i0 + i) * job->ldc_i + (size_t)(j0 + j) * job->ldc_j;
                         const gan_float *a = apack + (size_t)i * kc, *b = bpack + (size_t)j * kc;
                         if (rows == mr && cols == nr && job->ldc_j == 1) {
-                            isa->kernel(kc, a, b, c, (int)job->ldc_i);
+                            isa->kernel(kc, a, b, c, (int)job->ldc_i, add);
                             continue;
                         }
-                        memset(tile, 0, sizeof tile);
-                        isa->kernel(kc, a, b, tile, nr);
+                        isa->kernel(kc, a, b, tile, nr, 0);
                         for (r = 0; r < rows; r++)
-                            for (q = 0; q < cols; q++) c[(size_t)r * job->ldc_i + (size_t)q * job->ldc_j] += tile[r * nr + q];
+                            for (q = 0; q < cols; q++) {
+                                gan_float *cq = c + (size_t)r * job->ldc_i + (size_t)q * job->ldc_j;
+                                *cq = add ? *cq + tile[r * nr + q] : tile[r * nr + q];
+                            }
                     }
             }
         }
@@ -4261,6 +4282,8 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
 
     GAN_ASSERT(g && rng && "gan_net_build needs a graph and an rng");
     GAN_ASSERT(max_batch > 0 && "gan_net_build: max_batch must be positive");
+    gan_threads(); /* the first network starts the thread pool (one thread per core) unless the */
+    gan__isa();    /* program chose; so do the kernels: nothing of the kind happens inside a step */
     for (k = 0; k < GAN__N_OPS; k++) GAN_ASSERT(gan__ops[k].kind == (gan_layer_kind)k && "gan__ops is in gan_layer_kind's order");
     if (max_batch <= 0) {
         gan__fail("gan_net_build: max_batch must be positive");
