@@ -45,6 +45,10 @@ int main(void)
     int total, n;
     char name[96];
 
+    /* The thread pool is the program's, not a network's: with one thread there is none, so the
+       counts below are the network's alone. The pool's own failures are checked at the end. */
+    gan_set_threads(1);
+
     /* How many allocations does a successful create make? */
     fail_at = 0;
     calls = 0;
@@ -66,5 +70,27 @@ int main(void)
         if (net) gan_net_free(net);
     }
     test_report("oom: create allocates at least once (so the loop above ran)", total >= 1, "%d allocations", total);
+
+#ifndef GAN_NO_THREADS
+    /* Starting workers: each allocation failing in turn leaves one thread running, a message, and
+       nothing held; with memory, gan_set_threads(1) gives everything back. */
+    fail_at = 0;
+    calls = 0;
+    live = 0;
+    test_report("oom: three threads start with memory", gan_set_threads(3) == 3, "%s", gan_last_error());
+    total = calls;
+    gan_set_threads(1);
+    test_report("oom: gan_set_threads(1) frees the pool", live == 0, "%d blocks still held", live);
+    for (n = 1; n <= total; n++) {
+        int got;
+        fail_at = n;
+        calls = 0;
+        live = 0;
+        got = gan_set_threads(3);
+        sprintf(name, "oom: pool allocation %d of %d fails -> 0, one thread, a message, nothing held", n, total);
+        test_report(name, got == 0 && gan_threads() == 1 && strlen(gan_last_error()) > 0 && live == 0,
+                    "returned %d, %d threads, error \"%s\", %d blocks still held", got, gan_threads(), gan_last_error(), live);
+    }
+#endif
     return test_finish();
 }
