@@ -4,7 +4,8 @@
 #   make test     build, then tests/run: every test program plus the compiler and option checks
 #   make check    the slower quality runs: every test program again under ASan and UBSan
 #                 (it does not repeat make test; CI runs both)
-#   make bench    GEMM and DCGAN layer timings (OpenBLAS for comparison when it is installed)
+#   make bench    peak FLOP/s, GEMM, layer and training-step timings (OpenBLAS beside ours when it is
+#                 installed; PyTorch's figures after, when /usr/bin/python3 has torch); BENCH_ARGS=--quick
 #   make demo     build and run examples/tiny_gan.c
 #   make clean    remove build/
 #
@@ -43,7 +44,8 @@ $(BUILD)/test_%: tests/test_%.c $(TEST_HEADERS) gan.h | $(BUILD)
 $(BUILD)/san/test_%: tests/test_%.c $(TEST_HEADERS) gan.h | $(BUILD)/san
 	$(SAN_CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench: bench/bench.c gan.h | $(BUILD)
+# bench.c includes bench/peak.c (the FMA-peak kernels) on x86.
+$(BUILD)/bench: bench/bench.c bench/peak.c gan.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
 # The same benchmark with OpenBLAS's sgemm beside ours. Built only by `make bench`, and only when a
@@ -52,7 +54,7 @@ OPENBLAS_LIBS ?= -lopenblas
 OPENBLAS_PROBE = printf '\#include <cblas.h>\nint main(void) { openblas_set_num_threads(1); return 0; }\n' \
                  | $(CC) -x c - -o /dev/null $(OPENBLAS_LIBS) >/dev/null 2>&1
 
-$(BUILD)/bench_openblas: bench/bench.c gan.h | $(BUILD)
+$(BUILD)/bench_openblas: bench/bench.c bench/peak.c gan.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DBENCH_OPENBLAS -o $@ $< $(LDFLAGS) $(OPENBLAS_LIBS) $(LDLIBS)
 
 test: all
@@ -61,12 +63,34 @@ test: all
 check: $(SAN_TESTS)
 	tests/run --programs-only $(BUILD)/san
 
+# Arguments for build/bench (--quick, --threads N, --only LIST) and for bench/torch_bench.py.
+BENCH_ARGS ?=
+TORCH_BENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+
+# OpenBLAS's kernel choice, for the bench commands only: Debian 12's OpenBLAS (0.3.21) does not know
+# Intel family 6 model 207 and would fall back to a slower kernel, so it is named (SkylakeX); on AMD
+# an OPENBLAS_CORETYPE inherited from the environment (Haswell, say) would override the AVX-512
+# kernel OpenBLAS detects, so it is removed. The CPU is the first block of /proc/cpuinfo.
+# PyTorch's figures follow when /usr/bin/python3 can import torch; the exit status is build/bench's.
 bench: $(BUILD)/bench
-	@if $(OPENBLAS_PROBE); then \
-	    $(MAKE) --no-print-directory $(BUILD)/bench_openblas && $(BUILD)/bench_openblas; \
+	@cpu=$$(awk -F': *' '/^vendor_id/ { v = $$2 } /^cpu family/ { f = $$2 } /^model[\t ]*:/ { m = $$2 } \
+	                   /^$$/ { exit } END { print v, f, m }' /proc/cpuinfo 2>/dev/null); \
+	case "$$cpu" in \
+	    AuthenticAMD*) unset OPENBLAS_CORETYPE ;; \
+	    "GenuineIntel 6 207") OPENBLAS_CORETYPE=SkylakeX; export OPENBLAS_CORETYPE ;; \
+	esac; \
+	if $(OPENBLAS_PROBE); then \
+	    $(MAKE) --no-print-directory $(BUILD)/bench_openblas && $(BUILD)/bench_openblas $(BENCH_ARGS); \
 	else \
-	    $(BUILD)/bench; \
-	fi
+	    $(BUILD)/bench $(BENCH_ARGS); \
+	fi; \
+	status=$$?; \
+	if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then \
+	    /usr/bin/python3 bench/torch_bench.py $(TORCH_BENCH_ARGS); \
+	else \
+	    echo '# skip torch: /usr/bin/python3 cannot import torch'; \
+	fi; \
+	exit $$status
 
 demo: $(BUILD)/tiny_gan
 	$(BUILD)/tiny_gan
