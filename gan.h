@@ -1472,6 +1472,7 @@ static void gan__parallel(gan__task_fn fn, void *ctx, int nt)
         return;
     }
 #endif
+    (void)nt;
     fn(ctx, 0, 1);
 }
 
@@ -1481,6 +1482,7 @@ static gan_float *gan__pack_of(gan_float *caller_pack, int t)
 #ifdef GAN__THREADS
     if (t > 0) return gan__the_pool->pack[t];
 #endif
+    (void)t;
     return caller_pack;
 }
 
@@ -1838,6 +1840,7 @@ typedef struct gan__sizes {
     size_t saved_fixed;      /* ... and per call (BatchNorm's statistics per channel) */
     size_t work;             /* scratch during one call, per sample of a chunk when work_chunk > 0 */
     int work_chunk;          /* samples the scratch serves at once (a convolution's chunk), or 0 */
+    size_t work_fixed;       /* ... plus this much per call (a convolution's window table) */
     size_t buffers;          /* running statistics */
 } gan__sizes;
 
@@ -2064,6 +2067,7 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
     s->work = gan__mul(gan__add(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)),
                        gan__mul((size_t)g.oh, (size_t)g.ow));
     s->work_chunk = gan__conv_chunk(g.oh * g.ow, 0);
+    s->work_fixed = gan__mul(kk, gan__mul((size_t)g.oh, (size_t)g.ow)); /* an int per window position */
     return NULL;
 }
 
@@ -2121,7 +2125,54 @@ typedef struct gan__conv_work {
     gan_conv_geom g;
     int ckk, plane, chunk, other_ch;
     gan_float *col, *side;
+    int *window; /* gan__window_table's */
 } gan__conv_work;
+
+/* For each kernel offset (ki, kj) and output position (oh, ow): the input index
+   (oh stride - pad + ki) w + ow stride - pad + kj of one channel, or -1 where the window leaves the
+   image. The layers' im2col and col2im then run one flat loop per row, with no bounds arithmetic. */
+static void gan__window_table(int *window, const gan_conv_geom *g)
+{
+    int ki, kj, oh, ow;
+    for (ki = 0; ki < g->k; ki++)
+        for (kj = 0; kj < g->k; kj++)
+            for (oh = 0; oh < g->oh; oh++)
+                for (ow = 0; ow < g->ow; ow++) {
+                    int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
+                    *window++ = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? ih * g->w + iw : -1;
+                }
+}
+
+/* gan__im2col_ld through the window table: col (rows ld apart) from one image x. */
+static void gan__im2col_table(gan_float *GAN__RESTRICT col, int ld, const gan_float *GAN__RESTRICT x,
+                              const gan_conv_geom *g, const int *GAN__RESTRICT window)
+{
+    int c, kk, pos, kk_n = g->k * g->k, plane = g->oh * g->ow;
+    for (c = 0; c < g->c; c++) {
+        const gan_float *xc = x + (size_t)c * g->h * g->w;
+        for (kk = 0; kk < kk_n; kk++) {
+            gan_float *row = col + (size_t)(c * kk_n + kk) * ld;
+            const int *t = window + (size_t)kk * plane;
+            for (pos = 0; pos < plane; pos++) row[pos] = t[pos] >= 0 ? xc[t[pos]] : 0;
+        }
+    }
+}
+
+/* gan__col2im_ld through the window table: x += the scatter of col. */
+static void gan__col2im_table(gan_float *GAN__RESTRICT x, const gan_float *GAN__RESTRICT col, int ld,
+                              const gan_conv_geom *g, const int *GAN__RESTRICT window)
+{
+    int c, kk, pos, kk_n = g->k * g->k, plane = g->oh * g->ow;
+    for (c = 0; c < g->c; c++) {
+        gan_float *xc = x + (size_t)c * g->h * g->w;
+        for (kk = 0; kk < kk_n; kk++) {
+            const gan_float *row = col + (size_t)(c * kk_n + kk) * ld;
+            const int *t = window + (size_t)kk * plane;
+            for (pos = 0; pos < plane; pos++)
+                if (t[pos] >= 0) xc[t[pos]] += row[pos];
+        }
+    }
+}
 
 static gan__conv_work gan__conv_scratch(const gan_layer *L)
 {
@@ -2133,6 +2184,8 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L)
     w.other_ch = L->kind == GAN_CONV2D ? L->out_ch : L->in_ch;
     w.col = L->work;
     w.side = w.col + (size_t)w.ckk * w.chunk * w.plane;
+    w.window = (int *)(void *)(w.side + (size_t)w.other_ch * w.chunk * w.plane);
+    gan__window_table(w.window, &w.g);
     return w;
 }
 
@@ -2145,13 +2198,14 @@ typedef struct gan__unfold {
     int ld, plane;
     size_t count;
     const gan_conv_geom *g;
+    const int *window;
 } gan__unfold;
 
 static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
 {
     const gan__unfold *u = (const gan__unfold *)ctx;
     size_t s;
-    for (s = lo; s < hi; s++) gan__im2col_ld(u->out + s * (size_t)u->plane, u->ld, u->in + s * u->count, u->g);
+    for (s = lo; s < hi; s++) gan__im2col_table(u->out + s * (size_t)u->plane, u->ld, u->in + s * u->count, u->g, u->window);
 }
 
 static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
@@ -2160,7 +2214,7 @@ static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
     size_t s;
     for (s = lo; s < hi; s++) {
         memset(u->out + s * u->count, 0, u->count * sizeof(gan_float));
-        gan__col2im_ld(u->out + s * u->count, u->in + s * (size_t)u->plane, u->ld, u->g);
+        gan__col2im_table(u->out + s * u->count, u->in + s * (size_t)u->plane, u->ld, u->g, u->window);
     }
 }
 
@@ -2175,6 +2229,7 @@ static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_floa
     u.plane = w->plane;
     u.count = count;
     u.g = &w->g;
+    u.window = w->window;
     gan__parallel_for(part, &u, (size_t)nc, 1);
 }
 
@@ -4399,7 +4454,8 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
     rg.size_s = gan__place(reqs + nr_a, pl.n - nr_a, order);
     for (k = 0, rg.work = 0; k < n_layers; k++) {
         int chunk = sizes[k].work_chunk < max_batch ? sizes[k].work_chunk : max_batch;
-        size_t work = sizes[k].work_chunk > 0 ? gan__mul(sizes[k].work, (size_t)chunk) : sizes[k].work;
+        size_t work = gan__add(sizes[k].work_chunk > 0 ? gan__mul(sizes[k].work, (size_t)chunk) : sizes[k].work,
+                               gan__round_up(sizes[k].work_fixed));
         if (work > rg.work) rg.work = work;
     }
     rg.work = gan__add(gan__round_up(rg.work), GAN__PACK_FLOATS);
