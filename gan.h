@@ -3548,7 +3548,8 @@ static void gan__optim_range(void *ctx, size_t lo, size_t hi)
     const gan__update *u = (const gan__update *)ctx;
     gan_float *GAN__RESTRICT w = u->w, *GAN__RESTRICT m = u->m, *GAN__RESTRICT v = u->v;
     const gan_float *GAN__RESTRICT dw = u->dw;
-    const gan_optim *opt = u->opt;
+    const gan_optim hyper = *u->opt, *opt = &hyper; /* a local copy: stores to w, m, v cannot change it,
+                                                      so the loops keep it in registers */
     size_t i;
     switch (opt->kind) {
     case GAN_SGD: /* buf = momentum buf + g; w -= lr buf */
