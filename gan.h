@@ -1,4 +1,4 @@
-/* gan.h - v0.2.0 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.3.0 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -247,7 +247,7 @@
       and set gan_last_error(), which names the node where there is one. The library never calls
       exit() and never prints unless you call gan_net_print.
 
-   LIMITATIONS (v0.2.0)
+   LIMITATIONS (v0.3.0)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -272,7 +272,7 @@
 #endif
 
 #define GAN_VERSION_MAJOR 0
-#define GAN_VERSION_MINOR 2
+#define GAN_VERSION_MINOR 3
 #define GAN_VERSION_PATCH 0
 
 #ifndef GANDEF
@@ -5300,6 +5300,11 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
 
 /*
    HISTORY
+      0.3.0  (2026-12)  speed: GEMM micro-kernels for AVX-512, AVX2 and a baseline chosen at run time,
+                        packing buffers in the arena, a thread pool (gan_set_threads) with the same
+                        bits for any thread count, convolutions batched over chunks of samples,
+                        optimizer moments flushed below the smallest normal, fused multiply-adds
+                        only where written.
       0.2.0  (2026-12)  networks are graphs: joins, several inputs and outputs, liveness-planned memory
                         with overflow-safe sizes, sampling beside training, exact gradient penalties,
                         per-layer learning rates and freezing, parameter names.
