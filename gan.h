@@ -1292,8 +1292,16 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
 typedef void (*gan__task_fn)(void *ctx, int t, int nt);
 
 #ifdef GAN__THREADS
-typedef struct gan__pool {
+typedef struct gan__pool gan__pool;
+
+typedef struct gan__worker {
+    gan__pool *pool;
+    int t;
+} gan__worker;
+
+struct gan__pool {
     int n;                /* threads in all, the caller included */
+    gan__worker *workers; /* what each worker thread is told: its pool and its part number */
     pthread_t *tid;       /* the n - 1 workers */
     gan_float **pack;     /* packing buffer of worker t at pack[t] (t >= 1) */
     void **pack_block;    /* their unaligned allocations */
@@ -1304,15 +1312,9 @@ typedef struct gan__pool {
     gan__task_fn fn;
     void *ctx;
     int nt;
-} gan__pool;
-
-typedef struct gan__worker {
-    gan__pool *pool;
-    int t;
-} gan__worker;
+};
 
 static gan__pool *gan__the_pool;
-static gan__worker gan__workers[GAN_MAX_THREADS];
 #endif
 
 /* Threads in use: 0 until the first network, gan_gemm or gan_set_threads chooses (the cores). */
@@ -1360,6 +1362,7 @@ static void gan__pool_free(gan__pool *pool)
     pthread_cond_destroy(&pool->go);
     pthread_cond_destroy(&pool->done);
     GAN_FREE(pool->tid);
+    GAN_FREE(pool->workers);
     GAN_FREE(pool->pack);
     GAN_FREE(pool->pack_block);
     GAN_FREE(pool);
@@ -1373,10 +1376,12 @@ static gan__pool *gan__pool_new(int n)
     memset(pool, 0, sizeof *pool);
     pool->n = n;
     pool->tid = (pthread_t *)GAN_MALLOC((size_t)n * sizeof *pool->tid);
+    pool->workers = (gan__worker *)GAN_MALLOC((size_t)n * sizeof *pool->workers);
     pool->pack = (gan_float **)GAN_MALLOC((size_t)n * sizeof *pool->pack);
     pool->pack_block = (void **)GAN_MALLOC((size_t)n * sizeof *pool->pack_block);
-    if (!pool->tid || !pool->pack || !pool->pack_block) {
+    if (!pool->tid || !pool->workers || !pool->pack || !pool->pack_block) {
         GAN_FREE(pool->tid);
+        GAN_FREE(pool->workers);
         GAN_FREE(pool->pack);
         GAN_FREE(pool->pack_block);
         GAN_FREE(pool);
@@ -1393,9 +1398,9 @@ static gan__pool *gan__pool_new(int n)
     pthread_cond_init(&pool->go, NULL);
     pthread_cond_init(&pool->done, NULL);
     for (t = 1; t < n && ok; t++) {
-        gan__workers[t].pool = pool;
-        gan__workers[t].t = t;
-        if (pthread_create(&pool->tid[t], NULL, gan__worker_main, &gan__workers[t]) != 0) {
+        pool->workers[t].pool = pool;
+        pool->workers[t].t = t;
+        if (pthread_create(&pool->tid[t], NULL, gan__worker_main, &pool->workers[t]) != 0) {
             pool->tid[t] = 0;
             ok = 0;
         }
@@ -2108,6 +2113,15 @@ static void gan__batch_gather(gan_float *GAN__RESTRICT dst, const gan_float *GAN
             memcpy(dst + ((size_t)c * n + s) * plane, src + ((size_t)s * channels + c) * plane, plane * sizeof(gan_float));
 }
 
+/* The chunk's n samples at src as a GEMM operand (C, n plane): src itself for one sample, else
+   gathered into side. */
+static const gan_float *gan__batch_operand(gan_float *side, const gan_float *src, int n, int channels, size_t plane)
+{
+    if (n == 1) return src;
+    gan__batch_gather(side, src, n, channels, plane);
+    return side;
+}
+
 /* dst (n, C, plane) = src (C, n plane): gan__batch_gather's inverse. */
 static void gan__batch_scatter(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, int n, int channels,
                                size_t plane)
@@ -2259,11 +2273,7 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
-            const gan_float *dY = b->dy + (size_t)s0 * out_count;
-            if (nc > 1) {
-                gan__batch_gather(w.side, dY, nc, L->out_ch, (size_t)w.plane);
-                dY = w.side;
-            }
+            const gan_float *dY = gan__batch_operand(w.side, b->dy + (size_t)s0 * out_count, nc, L->out_ch, (size_t)w.plane);
             if (b->dparams) {
                 gan__unfold_batch(gan__im2col_part, w.col, f->x[0] + (size_t)s0 * in_count, nc, in_count, &w);
                 gan__matmul(L, 0, 1, L->out_ch, w.ckk, cols, dY, cols, w.col, cols, 1, L->dW, w.ckk);
@@ -2284,11 +2294,7 @@ static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
     int s0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
-        const gan_float *X = f->x[0] + (size_t)s0 * in_count;
-        if (nc > 1) {
-            gan__batch_gather(w.side, X, nc, L->in_ch, (size_t)w.plane);
-            X = w.side;
-        }
+        const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch, (size_t)w.plane);
         gan__matmul(L, 1, 0, w.ckk, cols, L->in_ch, L->W, w.ckk, X, cols, 0, w.col, cols);
         gan__unfold_batch(gan__col2im_part, f->y + (size_t)s0 * out_count, w.col, nc, out_count, &w);
     }
@@ -2307,11 +2313,8 @@ static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, cons
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
             gan__unfold_batch(gan__im2col_part, w.col, b->dy + (size_t)s0 * out_count, nc, out_count, &w);
             if (b->dparams) {
-                const gan_float *X = f->x[0] + (size_t)s0 * in_count;
-                if (nc > 1) {
-                    gan__batch_gather(w.side, X, nc, L->in_ch, (size_t)w.plane);
-                    X = w.side;
-                }
+                const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch,
+                                                        (size_t)w.plane);
                 gan__matmul(L, 0, 1, L->in_ch, w.ckk, cols, X, cols, w.col, cols, 1, L->dW, w.ckk);
             }
             if (dx) {
