@@ -705,6 +705,13 @@ GANDEF const char *gan_last_error(void);
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+/* gcc's -O2 vectorizes only loops whose trip count the vector width divides; the dynamic cost model
+   (the default at -O3) lets it vectorize the elementwise loops of any length, as clang does at -O2.
+   Vector loops round each element as the scalar loop does, and sums are never reordered. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#pragma GCC optimize("vect-cost-model=dynamic")
+#endif
+
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1159,6 +1166,60 @@ static const gan__isa_info *gan__isa(void)
     return gan__isa_current;
 }
 
+/* A loop compiled once per instruction set of the kernels, so that the compiler vectorizes it at that
+   width: GAN__WIDE(name, (parameters), (arguments)) defines name(), which runs name##_body (a
+   GAN__BODY function) compiled for the kernels in use. The loops round each element alike at every
+   width and fix the order of their sums, so every copy computes the same bits. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__)
+#define GAN__BODY static inline __attribute__((always_inline))
+#else
+#define GAN__BODY static
+#endif
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+#define GAN__WIDE(name, params, args)                                                                  \
+    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; }           \
+    __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                \
+    static void name params                                                                            \
+    {                                                                                                  \
+        gan_isa isa_ = gan__isa()->isa;                                                                \
+        if (isa_ == GAN_ISA_AVX512) name##_avx512 args;                                                \
+        else if (isa_ == GAN_ISA_AVX2) name##_avx2 args;                                               \
+        else name##_body args;                                                                         \
+    }
+#else
+#define GAN__WIDE(name, params, args) \
+    static void name params { name##_body args; }
+#endif
+
+/* Partial sums in double that a loop keeps side by side: value j of a run goes to sum j mod
+   GAN__LANES, so the adds vectorize; the sums are then added in one fixed order. */
+#define GAN__LANES 8
+
+/* acc[l] += f(x[j], y[j]) for the n values of a run, value j into acc[j mod GAN__LANES]:
+   GAN__RUN_SUM(acc, n, expression of j). */
+#define GAN__RUN_SUM(acc, n, expr)                                                                      \
+    do {                                                                                               \
+        size_t j_ = 0, n_ = (n);                                                                       \
+        int l_;                                                                                        \
+        for (; j_ + GAN__LANES <= n_; j_ += GAN__LANES)                                               \
+            for (l_ = 0; l_ < GAN__LANES; l_++) {                                                     \
+                size_t j = j_ + (size_t)l_;                                                           \
+                (acc)[l_] += (expr);                                                                   \
+            }                                                                                          \
+        for (l_ = 0; j_ < n_; j_++, l_++) {                                                            \
+            size_t j = j_;                                                                             \
+            (acc)[l_] += (expr);                                                                       \
+        }                                                                                              \
+    } while (0)
+
+GAN__BODY double gan__lanes_total(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Values per thread below which an elementwise layer runs on one thread. */
+#define GAN__ELEM_GRAIN 16384
+
 GANDEF gan_isa gan_isa_in_use(void) { return gan__isa()->isa; }
 
 GANDEF const char *gan_isa_name(gan_isa isa)
@@ -1172,8 +1233,8 @@ GANDEF const char *gan_isa_name(gan_isa isa)
 
 /* Copies alpha op(A)(i0 + i, p0 + p) for i < mc, p < kc into panels of mr rows, each stored p-major
    (dst[panel][p][0..mr)), zero past mc. op(A)(i, p) is A[p lda + i] when trans_a, else A[i lda + p]. */
-static void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT A, int lda, int trans_a,
-                        int i0, int mc, int p0, int kc, int mr, gan_float alpha)
+GAN__BODY void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT A, int lda, int trans_a,
+                           int i0, int mc, int p0, int kc, int mr, gan_float alpha)
 {
     int i, p, r;
     for (i = 0; i < mc; i += mr, dst += (size_t)mr * kc) {
@@ -1197,8 +1258,8 @@ static void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__REST
 
 /* Copies op(B)(p0 + p, j0 + j) for p < kc, j < nc into panels of nr columns (dst[panel][p][0..nr)),
    zero past nc. op(B)(p, j) is B[j ldb + p] when trans_b, else B[p ldb + j]. */
-static void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT B, int ldb, int trans_b,
-                        int j0, int nc, int p0, int kc, int nr)
+GAN__BODY void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT B, int ldb, int trans_b,
+                           int j0, int nc, int p0, int kc, int nr)
 {
     int j, p, r;
     for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
@@ -1220,6 +1281,46 @@ static void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__REST
     }
 }
 
+/* A GEMM operand that is the im2col of a chunk of images, read where it lies instead of copied out:
+   col(r, q), for the row r = c k k + kk (channel c, kernel offset kk) and the column q (position q of
+   the chunk's outputs, sample by sample), is x[c H W + window[kk ld + q]], 0 where the window entry is
+   -1 (outside the image). */
+typedef struct gan__im2col_src {
+    const gan_float *x;     /* the chunk's first image */
+    const int *window;      /* k k rows of ld entries (gan__window_table) */
+    int ld, kk_n, hw;       /* row stride of window, k k, H W */
+} gan__im2col_src;
+
+/* gan__pack_b with op(B) = col (trans_b = 0) or col^T (trans_b = 1) of an im2col operand: each value
+   gathered from its image through the window table straight into the panel. */
+GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, const gan__im2col_src *im, int trans_b, int j0,
+                                  int nc, int p0, int kc, int nr)
+{
+    int j, p, r;
+    for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
+        int cols = nc - j < nr ? nc - j : nr;
+        if (!trans_b) { /* panel row p is col's row p0 + p, columns j0 + j onwards */
+            for (p = 0; p < kc; p++) {
+                int row = p0 + p, c = row / im->kk_n;
+                const gan_float *GAN__RESTRICT xc = im->x + (size_t)c * im->hw;
+                const int *GAN__RESTRICT t = im->window + (size_t)(row - c * im->kk_n) * im->ld + j0 + j;
+                gan_float *GAN__RESTRICT d = dst + (size_t)p * nr;
+                for (r = 0; r < cols; r++) d[r] = t[r] >= 0 ? xc[t[r]] : 0;
+                for (; r < nr; r++) d[r] = 0;
+            }
+        } else { /* panel column r is col's row j0 + j + r, over its columns p0 onwards */
+            for (r = 0; r < cols; r++) {
+                int row = j0 + j + r, c = row / im->kk_n;
+                const gan_float *GAN__RESTRICT xc = im->x + (size_t)c * im->hw;
+                const int *GAN__RESTRICT t = im->window + (size_t)(row - c * im->kk_n) * im->ld + p0;
+                for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = t[p] >= 0 ? xc[t[p]] : 0;
+            }
+            for (; r < nr; r++)
+                for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = 0;
+        }
+    }
+}
+
 /* One GEMM as the threads share it. C(i, j) is at C[i ldc_i + j ldc_j]: row-major C has ldc_j = 1;
    a product computed transposed (C^T = op(B)^T op(A)^T, when N is narrower than a tile) has ldc_i = 1. */
 typedef struct gan__gemm_job {
@@ -1227,6 +1328,7 @@ typedef struct gan__gemm_job {
     int trans_a, trans_b, M, N, K;
     gan_float alpha, beta;
     const gan_float *A, *B;
+    const gan__im2col_src *im; /* B is this im2col operand instead, when not NULL */
     int lda, ldb;
     gan_float *C;
     size_t ldc_i, ldc_j;
@@ -1237,7 +1339,7 @@ typedef struct gan__gemm_job {
 /* C(i0..i1, j0..j1) = beta C + alpha op(A) op(B) on one thread with its packing buffer. Every element
    sums its K products in the same blocks and order whatever the range, so the bits do not depend on
    how the threads split C. */
-static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo, int i_hi, int j_lo, int j_hi)
+GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, int i_lo, int i_hi, int j_lo, int j_hi)
 {
     const gan__isa_info *isa = job->isa;
     int mr = isa->mr, nr = isa->nr, kcmax = isa->kc;
@@ -1261,7 +1363,8 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
         int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
         for (p0 = 0; p0 < job->K; p0 += kcmax) {
             int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax, add = p0 > 0 || job->beta != 0;
-            gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, nr);
+            if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, nr);
+            else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, nr);
             for (i0 = i_lo; i0 < i_hi; i0 += GAN__MC) {
                 int mc = i_hi - i0 < GAN__MC ? i_hi - i0 : GAN__MC;
                 gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
@@ -1285,6 +1388,9 @@ static void gan__gemm_range(const gan__gemm_job *job, gan_float *pack, int i_lo,
         }
     }
 }
+
+GAN__WIDE(gan__gemm_range, (const gan__gemm_job *job, gan_float *pack, int i_lo, int i_hi, int j_lo, int j_hi),
+          (job, pack, i_lo, i_hi, j_lo, j_hi))
 
 /* ---- threads: a pool of workers, each with its own packing buffer ---- */
 
@@ -1315,6 +1421,27 @@ struct gan__pool {
 };
 
 static gan__pool *gan__the_pool;
+
+/* Before sleeping on the condition variable, a thread waiting for the next task (or for the others
+   to finish one) polls for up to GAN__SPINS rounds (some 50 microseconds): a step starts hundreds of
+   tasks a few microseconds apart, and a sleep and wake-up through the kernel costs more than many
+   of them. The bound keeps the waste small when another program holds the other cores.
+   With gcc and clang the polled counters are read with atomic loads; elsewhere threads just sleep. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GAN__SPINS 2000
+#define GAN__LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define GAN__STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#if defined(__x86_64__) || defined(__i386__)
+#define GAN__PAUSE() __builtin_ia32_pause()
+#else
+#define GAN__PAUSE() ((void)0)
+#endif
+#else
+#define GAN__SPINS 0
+#define GAN__LOAD(x) (x)
+#define GAN__STORE(x, v) ((x) = (v))
+#define GAN__PAUSE() ((void)0)
+#endif
 #endif
 
 /* Threads in use: 0 until the first network, gan_gemm or gan_set_threads chooses (the cores). */
@@ -1326,11 +1453,13 @@ static void *gan__worker_main(void *arg)
     gan__worker *w = (gan__worker *)arg;
     gan__pool *pool = w->pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->mu);
+    long spin;
     for (;;) {
-        while (pool->round == seen && !pool->quit) pthread_cond_wait(&pool->go, &pool->mu);
-        if (pool->quit) break;
-        seen = pool->round;
+        for (spin = 0; spin < GAN__SPINS && GAN__LOAD(pool->round) == seen && !GAN__LOAD(pool->quit); spin++) GAN__PAUSE();
+        pthread_mutex_lock(&pool->mu);
+        while (GAN__LOAD(pool->round) == seen && !GAN__LOAD(pool->quit)) pthread_cond_wait(&pool->go, &pool->mu);
+        if (GAN__LOAD(pool->quit)) break;
+        seen = GAN__LOAD(pool->round);
         if (w->t < pool->nt) {
             gan__task_fn fn = pool->fn;
             void *ctx = pool->ctx;
@@ -1338,8 +1467,10 @@ static void *gan__worker_main(void *arg)
             pthread_mutex_unlock(&pool->mu);
             fn(ctx, w->t, nt);
             pthread_mutex_lock(&pool->mu);
-            if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+            GAN__STORE(pool->pending, GAN__LOAD(pool->pending) - 1);
+            if (GAN__LOAD(pool->pending) == 0) pthread_cond_signal(&pool->done);
         }
+        pthread_mutex_unlock(&pool->mu);
     }
     pthread_mutex_unlock(&pool->mu);
     return NULL;
@@ -1351,7 +1482,7 @@ static void gan__pool_free(gan__pool *pool)
     int t;
     if (!pool) return;
     pthread_mutex_lock(&pool->mu);
-    pool->quit = 1;
+    GAN__STORE(pool->quit, 1);
     pthread_cond_broadcast(&pool->go);
     pthread_mutex_unlock(&pool->mu);
     for (t = 1; t < pool->n; t++)
@@ -1460,18 +1591,20 @@ static void gan__parallel(gan__task_fn fn, void *ctx, int nt)
 {
 #ifdef GAN__THREADS
     gan__pool *pool = gan__the_pool;
+    long spin;
     if (nt > 1 && pool && nt <= pool->n && pthread_mutex_trylock(&pool->busy) == 0) {
         pthread_mutex_lock(&pool->mu);
         pool->fn = fn;
         pool->ctx = ctx;
         pool->nt = nt;
-        pool->pending = nt - 1;
-        pool->round++;
+        GAN__STORE(pool->pending, nt - 1);
+        GAN__STORE(pool->round, pool->round + 1);
         pthread_cond_broadcast(&pool->go);
         pthread_mutex_unlock(&pool->mu);
         fn(ctx, 0, nt);
+        for (spin = 0; spin < GAN__SPINS && GAN__LOAD(pool->pending) > 0; spin++) GAN__PAUSE();
         pthread_mutex_lock(&pool->mu);
-        while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
+        while (GAN__LOAD(pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->mu);
         pthread_mutex_unlock(&pool->mu);
         pthread_mutex_unlock(&pool->busy);
         return;
@@ -1538,23 +1671,25 @@ static void gan__gemm_part(void *ctx, int t, int nt)
 /* Below this many multiply-adds a GEMM runs on one thread: waking the others costs more. */
 #define GAN__PARALLEL_MIN_FMAS (1 << 18)
 
-/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned). */
+/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned); B is the
+   im2col operand im when that is not NULL (then B and ldb are unused). */
 static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
-                             const gan_float *A, int lda, const gan_float *B, int ldb, gan_float beta,
-                             gan_float *C, int ldc)
+                             const gan_float *A, int lda, const gan_float *B, int ldb, const gan__im2col_src *im,
+                             gan_float beta, gan_float *C, int ldc)
 {
     gan__gemm_job job;
     int nt = gan_threads(), tiles_m, tiles_n;
     GAN_ASSERT(M >= 0 && N >= 0 && K >= 0 && "gan_gemm: negative size");
-    GAN_ASSERT(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N && "gan_gemm: leading dimension too small");
+    GAN_ASSERT(lda >= (trans_a ? M : K) && (im || ldb >= (trans_b ? K : N)) && ldc >= N && "gan_gemm: leading dimension too small");
     if (M == 0 || N == 0) return;
     job.isa = gan__isa();
     job.alpha = alpha;
     job.beta = beta;
     job.K = K;
     job.C = C;
+    job.im = im;
     job.pack0 = pack;
-    if (N < job.isa->nr && M > N) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
+    if (N < job.isa->nr && M > N && !im) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
         job.trans_a = !trans_b;
         job.trans_b = !trans_a;
         job.M = N;
@@ -1597,7 +1732,7 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
         gan_gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    gan__gemm_packed((gan_float *)gan__align_up(block), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gan__gemm_packed((gan_float *)gan__align_up(block), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
     GAN_FREE(block);
 }
 
@@ -1610,7 +1745,7 @@ static void gan__matmul(const gan_layer *L, int trans_a, int trans_b, int M, int
     (void)L;
     GAN_GEMM(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
 #else
-    gan__gemm_packed(L->pack, trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+    gan__gemm_packed(L->pack, trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, NULL, beta, C, ldc);
 #endif
 }
 
@@ -2039,6 +2174,14 @@ static int gan__conv_chunk(int plane, int max_batch)
     return chunk < 1 ? 1 : chunk > max_batch && max_batch > 0 ? max_batch : chunk;
 }
 
+/* The chunk a call over n samples uses: at most gan__conv_chunk's, the chunks as even as can be
+   (64 samples of at most 21 run as 4 x 16, not 21 + 21 + 21 + 1). */
+static int gan__conv_even_chunk(int most, int n)
+{
+    int pieces = n > most ? (n + most - 1) / most : 1;
+    return n > most ? (n + pieces - 1) / pieces : most;
+}
+
 /* Output size of both convolutions (PyTorch's formulas), weight and bias counts, and the im2col
    scratch: a (C k k) x (OH OW) matrix over the side of the convolution that im2col reads. The GEMM
    takes int sizes, so c k k and oh ow must fit in an int. */
@@ -2067,41 +2210,79 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
     kk = gan__mul((size_t)L->k, (size_t)L->k);
     if (gan__mul(kk, (size_t)g.c) > INT_MAX || oh * ow > INT_MAX || (long long)in[0].h * in[0].w > INT_MAX)
         return "convolution: C*k*k or H*W exceeds the GEMM's int sizes";
+    if ((double)g.c * g.h * g.w * gan__conv_chunk(g.oh * g.ow, 0) > INT_MAX)
+        return "convolution: a chunk's images exceed the window table's int indices";
     L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), kk);
     L->nb = L->has_bias ? (size_t)L->out_ch : 0;
     s->work = gan__mul(gan__add(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)),
                        gan__mul((size_t)g.oh, (size_t)g.ow));
     s->work_chunk = gan__conv_chunk(g.oh * g.ow, 0);
-    s->work_fixed = gan__mul(kk, gan__mul((size_t)g.oh, (size_t)g.ow)); /* an int per window position */
+    /* ints: the window table, then col2im's lists (a start per input position, an entry per window value) */
+    s->work_fixed = gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk + 1)),
+                             (size_t)g.h * g.w + 1);
     return NULL;
+}
+
+/* A per-channel bias over n samples of `channels` planes: added to y, or its gradient summed into db. */
+typedef struct gan__bias_call {
+    gan_float *y;       /* y, or db */
+    const gan_float *b; /* b, or dy */
+    int n, channels;
+    size_t plane;
+} gan__bias_call;
+
+/* y[i][c] += b[c] over each position, for the rows r = i channels + c in [lo, hi) */
+GAN__BODY void gan__add_bias_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan__bias_call *u = (const gan__bias_call *)ctx;
+    size_t r, j;
+    for (r = lo; r < hi; r++) {
+        gan_float *GAN__RESTRICT yc = u->y + r * u->plane, bc = u->b[r % (size_t)u->channels];
+        for (j = 0; j < u->plane; j++) yc[j] += bc;
+    }
+}
+GAN__WIDE(gan__add_bias_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+/* db[c] += the sum of dy[i][c] over the positions, sample by sample, for the channels c in [lo, hi) */
+GAN__BODY void gan__bias_grad_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan__bias_call *u = (const gan__bias_call *)ctx;
+    size_t c;
+    int i;
+    for (c = lo; c < hi; c++)
+        for (i = 0; i < u->n; i++) {
+            const gan_float *GAN__RESTRICT d = u->b + ((size_t)i * u->channels + c) * u->plane;
+            double acc[GAN__LANES] = { 0 };
+            GAN__RUN_SUM(acc, u->plane, d[j]);
+            u->y[c] += (gan_float)gan__lanes_total(acc);
+        }
+}
+GAN__WIDE(gan__bias_grad_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+static void gan__channel_bias(gan__range_fn part, gan_float *y, const gan_float *b, int n, int channels, size_t plane)
+{
+    gan__bias_call u;
+    int grad = part == gan__bias_grad_part;
+    u.y = y;
+    u.b = b;
+    u.n = n;
+    u.channels = channels;
+    u.plane = plane;
+    gan__parallel_for(part, &u, grad ? (size_t)channels : (size_t)n * channels,
+                      GAN__ELEM_GRAIN / (plane * (grad ? (size_t)n : 1) + 1) + 1);
 }
 
 /* y[oc] += b[oc] over each of the `plane` positions of every sample */
 static void gan__add_channel_bias(gan_float *y, const gan_float *b, int n, int channels, size_t plane)
 {
-    int i, c;
-    size_t j;
-    for (i = 0; i < n; i++)
-        for (c = 0; c < channels; c++) {
-            gan_float *yc = y + ((size_t)i * channels + c) * plane;
-            for (j = 0; j < plane; j++) yc[j] += b[c];
-        }
+    gan__channel_bias(gan__add_bias_part, y, b, n, channels, plane);
 }
 
 /* db[oc] += sum over samples and positions of dy[oc] */
 static void gan__channel_bias_grad(gan_float *db, const gan_float *dy, int n, int channels, size_t plane)
 {
-    int i, c;
-    size_t j;
-    for (i = 0; i < n; i++)
-        for (c = 0; c < channels; c++) {
-            const gan_float *d = dy + ((size_t)i * channels + c) * plane;
-            gan_float acc = 0;
-            for (j = 0; j < plane; j++) acc += d[j];
-            db[c] += acc;
-        }
+    gan__channel_bias(gan__bias_grad_part, db, dy, n, channels, plane);
 }
-
 
 /* dst (C, n plane) = src (n, C, plane): the channels of n samples side by side, a GEMM's operand. */
 static void gan__batch_gather(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, int n, int channels,
@@ -2134,139 +2315,181 @@ static void gan__batch_scatter(gan_float *GAN__RESTRICT dst, const gan_float *GA
 
 
 /* The scratch of one batched convolution call: columns (c k k) x (chunk OH OW) over the side im2col
-   reads (geometry g), then the other side's channels for the same columns. */
+   reads (geometry g), then the other side's channels for the same columns, then the window table. */
 typedef struct gan__conv_work {
     gan_conv_geom g;
     int ckk, plane, chunk, other_ch;
+    size_t count;       /* values per sample on im2col's side */
     gan_float *col, *side;
-    int *window; /* gan__window_table's */
+    gan__im2col_src im; /* the chunk's columns as a GEMM operand, its window table in the scratch */
+    int *sum_start, *sum_at; /* col2im as sums: the values of input position p (one channel of one
+                                sample) are col[sum_at[e]] for e in [sum_start[p], sum_start[p + 1]) */
 } gan__conv_work;
 
-/* For each kernel offset (ki, kj) and output position (oh, ow): the input index
-   (oh stride - pad + ki) w + ow stride - pad + kj of one channel, or -1 where the window leaves the
-   image. The layers' im2col and col2im then run one flat loop per row, with no bounds arithmetic. */
-static void gan__window_table(int *window, const gan_conv_geom *g)
+/* For each kernel offset (ki, kj) and column q = s OH OW + oh OW + ow of a chunk: the index
+   s count + (oh stride - pad + ki) w + ow stride - pad + kj of channel 0 of sample s, or -1 where the
+   window leaves the image. im2col, col2im and the GEMM's packing then read through it with no bounds
+   arithmetic. */
+static void gan__window_table(int *window, const gan_conv_geom *g, int chunk, size_t count)
 {
-    int ki, kj, oh, ow;
+    int ki, kj, s, oh, ow;
     for (ki = 0; ki < g->k; ki++)
         for (kj = 0; kj < g->k; kj++)
-            for (oh = 0; oh < g->oh; oh++)
-                for (ow = 0; ow < g->ow; ow++) {
-                    int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
-                    *window++ = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? ih * g->w + iw : -1;
-                }
+            for (s = 0; s < chunk; s++)
+                for (oh = 0; oh < g->oh; oh++)
+                    for (ow = 0; ow < g->ow; ow++) {
+                        int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
+                        *window++ = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? s * (int)count + ih * g->w + iw : -1;
+                    }
 }
 
-/* gan__im2col_ld through the window table: col (rows ld apart) from one image x. */
-static void gan__im2col_table(gan_float *GAN__RESTRICT col, int ld, const gan_float *GAN__RESTRICT x,
-                              const gan_conv_geom *g, const int *GAN__RESTRICT window)
+/* col2im's lists: for each input position p of channel 0 of sample 0, the columns entries
+   kk ld + pos (ld = the window table's) whose windows read p, in increasing kernel offset kk (the
+   order the scatter-add would add them in). */
+static void gan__col2im_lists(int *start, int *at, const int *window, int ld, int kk_n, int plane, int hw)
 {
-    int c, kk, pos, kk_n = g->k * g->k, plane = g->oh * g->ow;
-    for (c = 0; c < g->c; c++) {
-        const gan_float *xc = x + (size_t)c * g->h * g->w;
-        for (kk = 0; kk < kk_n; kk++) {
-            gan_float *row = col + (size_t)(c * kk_n + kk) * ld;
-            const int *t = window + (size_t)kk * plane;
-            for (pos = 0; pos < plane; pos++) row[pos] = t[pos] >= 0 ? xc[t[pos]] : 0;
+    int kk, pos, p;
+    for (p = 0; p <= hw; p++) start[p] = 0;
+    for (kk = 0; kk < kk_n; kk++)
+        for (pos = 0; pos < plane; pos++)
+            if (window[(size_t)kk * ld + pos] >= 0) start[window[(size_t)kk * ld + pos] + 1]++;
+    for (p = 0; p < hw; p++) start[p + 1] += start[p];
+    for (kk = 0; kk < kk_n; kk++)
+        for (pos = 0; pos < plane; pos++) {
+            int q = window[(size_t)kk * ld + pos];
+            if (q >= 0) at[start[q]++] = kk * ld + pos;
         }
-    }
+    for (p = hw; p > 0; p--) start[p] = start[p - 1]; /* each start moved to the next one's; restore */
+    start[0] = 0;
 }
 
-/* gan__col2im_ld through the window table: x += the scatter of col. */
-static void gan__col2im_table(gan_float *GAN__RESTRICT x, const gan_float *GAN__RESTRICT col, int ld,
-                              const gan_conv_geom *g, const int *GAN__RESTRICT window)
-{
-    int c, kk, pos, kk_n = g->k * g->k, plane = g->oh * g->ow;
-    for (c = 0; c < g->c; c++) {
-        gan_float *xc = x + (size_t)c * g->h * g->w;
-        for (kk = 0; kk < kk_n; kk++) {
-            const gan_float *row = col + (size_t)(c * kk_n + kk) * ld;
-            const int *t = window + (size_t)kk * plane;
-            for (pos = 0; pos < plane; pos++)
-                if (t[pos] >= 0) xc[t[pos]] += row[pos];
-        }
-    }
-}
-
-static gan__conv_work gan__conv_scratch(const gan_layer *L)
+static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
 {
     gan__conv_work w;
+    int *window;
     w.g = gan__geom(L);
     w.ckk = w.g.c * L->k * L->k;
     w.plane = w.g.oh * w.g.ow;
-    w.chunk = gan__conv_chunk(w.plane, L->max_batch);
+    w.chunk = gan__conv_even_chunk(gan__conv_chunk(w.plane, L->max_batch), n);
     w.other_ch = L->kind == GAN_CONV2D ? L->out_ch : L->in_ch;
+    w.count = (size_t)w.g.c * w.g.h * w.g.w;
     w.col = L->work;
     w.side = w.col + (size_t)w.ckk * w.chunk * w.plane;
-    w.window = (int *)(void *)(w.side + (size_t)w.other_ch * w.chunk * w.plane);
-    gan__window_table(w.window, &w.g);
+    window = (int *)(void *)(w.side + (size_t)w.other_ch * w.chunk * w.plane);
+    gan__window_table(window, &w.g, w.chunk, w.count);
+    w.im.x = NULL;
+    w.im.window = window;
+    w.im.ld = w.chunk * w.plane;
+    w.im.kk_n = L->k * L->k;
+    w.im.hw = w.g.h * w.g.w;
+    w.sum_start = window + (size_t)w.im.kk_n * w.im.ld;
+    w.sum_at = w.sum_start + w.im.hw + 1;
+    gan__col2im_lists(w.sum_start, w.sum_at, window, w.im.ld, w.im.kk_n, w.plane, w.im.hw);
     return w;
 }
 
 /* im2col or col2im of the samples of one chunk, in parallel: sample s has columns s plane onwards
-   of the column matrix (rows ld apart) and its own image, `count` values at s count. im2col reads
-   images from `in` into columns at `out`; col2im reads columns from `in` and overwrites images at `out`. */
+   of the column matrix (rows w->im.ld apart). im2col reads the chunk's images at `in` into columns at
+   `out`; col2im reads columns at `in` and overwrites the chunk's images at `out`. */
 typedef struct gan__unfold {
     gan_float *out;
     const gan_float *in;
-    int ld, plane;
-    size_t count;
-    const gan_conv_geom *g;
-    const int *window;
+    const gan__conv_work *w;
 } gan__unfold;
 
+#ifdef GAN__USER_GEMM
 static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
 {
     const gan__unfold *u = (const gan__unfold *)ctx;
-    size_t s;
-    for (s = lo; s < hi; s++) gan__im2col_table(u->out + s * (size_t)u->plane, u->ld, u->in + s * u->count, u->g, u->window);
+    const gan__conv_work *w = u->w;
+    int s, c, kk, pos;
+    for (s = (int)lo; s < (int)hi; s++)
+        for (c = 0; c < w->g.c; c++) {
+            const gan_float *GAN__RESTRICT xc = u->in + (size_t)c * w->im.hw;
+            for (kk = 0; kk < w->im.kk_n; kk++) {
+                gan_float *GAN__RESTRICT row = u->out + (size_t)(c * w->im.kk_n + kk) * w->im.ld + (size_t)s * w->plane;
+                const int *GAN__RESTRICT t = w->im.window + (size_t)kk * w->im.ld + (size_t)s * w->plane;
+                for (pos = 0; pos < w->plane; pos++) row[pos] = t[pos] >= 0 ? xc[t[pos]] : 0;
+            }
+        }
 }
+#endif
 
-static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
+/* x = col2im(col), sample by sample: each input value the sum of the column values that read it, in
+   increasing kernel offset, as a scatter-add into zeros would add them. */
+GAN__BODY void gan__col2im_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__unfold *u = (const gan__unfold *)ctx;
-    size_t s;
-    for (s = lo; s < hi; s++) {
-        memset(u->out + s * u->count, 0, u->count * sizeof(gan_float));
-        gan__col2im_table(u->out + s * u->count, u->in + s * (size_t)u->plane, u->ld, u->g, u->window);
-    }
+    const gan__conv_work *w = u->w;
+    const int *GAN__RESTRICT start = w->sum_start, *GAN__RESTRICT at = w->sum_at;
+    int s, c, p, e;
+    for (s = (int)lo; s < (int)hi; s++)
+        for (c = 0; c < w->g.c; c++) {
+            gan_float *GAN__RESTRICT xc = u->out + (size_t)s * w->count + (size_t)c * w->im.hw;
+            const gan_float *GAN__RESTRICT cc = u->in + (size_t)c * w->im.kk_n * w->im.ld + (size_t)s * w->plane;
+            for (p = 0; p < w->im.hw; p++) {
+                gan_float acc = 0;
+                for (e = start[p]; e < start[p + 1]; e++) acc += cc[at[e]];
+                xc[p] = acc;
+            }
+        }
 }
+GAN__WIDE(gan__col2im_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 /* part (gan__im2col_part or gan__col2im_part) over the nc samples of a chunk. */
-static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_float *in, int nc, size_t count,
-                              const gan__conv_work *w)
+static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_float *in, int nc, const gan__conv_work *w)
 {
     gan__unfold u;
     u.out = out;
     u.in = in;
-    u.ld = nc * w->plane;
-    u.plane = w->plane;
-    u.count = count;
-    u.g = &w->g;
-    u.window = w->window;
+    u.w = w;
     gan__parallel_for(part, &u, (size_t)nc, 1);
 }
 
-/* Per chunk of samples: col = im2col(x), Y (OC x chunk OH OW) = W (OC x C k k) col, y = Y + b */
+/* Makes the im2col of the chunk's nc images at x the GEMM operand of gan__matmul_columns. The packed
+   GEMM gathers the windows straight into its panels; a GAN_GEMM needs them in w->col first. */
+static void gan__conv_columns(gan__conv_work *w, const gan_float *x, int nc)
+{
+    w->im.x = x;
+#ifdef GAN__USER_GEMM
+    gan__unfold_batch(gan__im2col_part, w->col, x, nc, w);
+#else
+    (void)nc;
+#endif
+}
+
+/* C = op(A) op(col) + beta C with the chunk's columns as B: op(col) = col (ckk x cols), or col^T. */
+static void gan__matmul_columns(const gan_layer *L, const gan__conv_work *w, int trans_b, int M, int N, int K,
+                                const gan_float *A, int lda, gan_float beta, gan_float *C, int ldc)
+{
+#ifdef GAN__USER_GEMM
+    (void)L;
+    GAN_GEMM(0, trans_b, M, N, K, 1, A, lda, w->col, w->im.ld, beta, C, ldc);
+#else
+    gan__gemm_packed(L->pack, 0, trans_b, M, N, K, 1, A, lda, NULL, 0, &w->im, beta, C, ldc);
+#endif
+}
+
+/* Per chunk of samples: Y (OC x chunk OH OW) = W (OC x C k k) im2col(x), y = Y + b */
 static void gan__conv2d_forward(gan_layer *L, const gan__fwd *f)
 {
-    gan__conv_work w = gan__conv_scratch(L);
+    gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     int s0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         gan_float *y = f->y + (size_t)s0 * out_count;
-        gan__unfold_batch(gan__im2col_part, w.col, f->x[0] + (size_t)s0 * in_count, nc, in_count, &w);
-        gan__matmul(L, 0, 0, L->out_ch, cols, w.ckk, L->W, w.ckk, w.col, cols, 0, nc == 1 ? y : w.side, cols);
+        gan__conv_columns(&w, f->x[0] + (size_t)s0 * in_count, nc);
+        gan__matmul_columns(L, &w, 0, L->out_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? y : w.side, cols);
         if (nc > 1) gan__batch_scatter(y, w.side, nc, L->out_ch, (size_t)w.plane);
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)w.plane);
 }
 
-/* Per chunk: dW += dY col^T with col = im2col(x); dcol = W^T dY; dx = col2im(dcol) */
+/* Per chunk: dW += dY im2col(x)^T; dcol = W^T dY; dx = col2im(dcol) */
 static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan__conv_work w = gan__conv_scratch(L);
+    gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
     int s0;
@@ -2275,12 +2498,12 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
             const gan_float *dY = gan__batch_operand(w.side, b->dy + (size_t)s0 * out_count, nc, L->out_ch, (size_t)w.plane);
             if (b->dparams) {
-                gan__unfold_batch(gan__im2col_part, w.col, f->x[0] + (size_t)s0 * in_count, nc, in_count, &w);
-                gan__matmul(L, 0, 1, L->out_ch, w.ckk, cols, dY, cols, w.col, cols, 1, L->dW, w.ckk);
+                gan__conv_columns(&w, f->x[0] + (size_t)s0 * in_count, nc);
+                gan__matmul_columns(L, &w, 1, L->out_ch, w.ckk, cols, dY, cols, 1, L->dW, w.ckk);
             }
-            if (dx) { /* col now holds dcol, col being done with */
-                gan__matmul(L, 1, 0, w.ckk, cols, L->out_ch, L->W, w.ckk, dY, cols, 0, w.col, cols);
-                gan__unfold_batch(gan__col2im_part, dx + (size_t)s0 * in_count, w.col, nc, in_count, &w);
+            if (dx) { /* col holds dcol (im2col's copy, if any, being done with) */
+                gan__matmul(L, 1, 0, w.ckk, cols, L->out_ch, L->W, w.ckk, dY, cols, 0, w.col, w.im.ld);
+                gan__unfold_batch(gan__col2im_part, dx + (size_t)s0 * in_count, w.col, nc, &w);
             }
         }
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)w.plane);
@@ -2289,37 +2512,37 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
 /* Per chunk: col (OC k k x chunk H W) = W^T X, y = col2im(col) + b. W is (in_ch, out_ch k k). */
 static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
 {
-    gan__conv_work w = gan__conv_scratch(L);
+    gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     int s0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch, (size_t)w.plane);
-        gan__matmul(L, 1, 0, w.ckk, cols, L->in_ch, L->W, w.ckk, X, cols, 0, w.col, cols);
-        gan__unfold_batch(gan__col2im_part, f->y + (size_t)s0 * out_count, w.col, nc, out_count, &w);
+        gan__matmul(L, 1, 0, w.ckk, cols, L->in_ch, L->W, w.ckk, X, cols, 0, w.col, w.im.ld);
+        gan__unfold_batch(gan__col2im_part, f->y + (size_t)s0 * out_count, w.col, nc, &w);
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
-/* Per chunk: dcol = im2col(dy); dW += X dcol^T; dX = W dcol */
+/* Per chunk, with dcol = im2col(dy): dW += X dcol^T; dX = W dcol */
 static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan__conv_work w = gan__conv_scratch(L);
+    gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
     int s0;
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
-            gan__unfold_batch(gan__im2col_part, w.col, b->dy + (size_t)s0 * out_count, nc, out_count, &w);
+            gan__conv_columns(&w, b->dy + (size_t)s0 * out_count, nc);
             if (b->dparams) {
                 const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch,
                                                         (size_t)w.plane);
-                gan__matmul(L, 0, 1, L->in_ch, w.ckk, cols, X, cols, w.col, cols, 1, L->dW, w.ckk);
+                gan__matmul_columns(L, &w, 1, L->in_ch, w.ckk, cols, X, cols, 1, L->dW, w.ckk);
             }
             if (dx) {
                 gan_float *dX = dx + (size_t)s0 * in_count;
-                gan__matmul(L, 0, 0, L->in_ch, cols, w.ckk, L->W, w.ckk, w.col, cols, 0, nc == 1 ? dX : w.side, cols);
+                gan__matmul_columns(L, &w, 0, L->in_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? dX : w.side, cols);
                 if (nc > 1) gan__batch_scatter(dX, w.side, nc, L->in_ch, (size_t)w.plane);
             }
         }
@@ -2350,47 +2573,96 @@ typedef struct gan__bn_call {
     const gan__bwd *b;
 } gan__bn_call;
 
-static void gan__batchnorm_forward_part(void *ctx, size_t lo, size_t hi)
+/* Channels BatchNorm handles side by side when a channel's plane is shorter than GAN__LANES (a
+   BatchNorm over features has plane 1): the loops then run across channels. */
+#define GAN__BN_BLOCK 64
+
+/* Per channel c of [c0, c0 + nb), with plane < GAN__LANES: sum[c] = sum over samples i and
+   positions j, in that order, of f(value at (i, c, j)). */
+#define GAN__BN_CROSS_SUM(sum, c0, nb, n, C, plane, expr)                                                \
+    do {                                                                                               \
+        int i_, b_;                                                                                    \
+        size_t j_;                                                                                     \
+        for (b_ = 0; b_ < (nb); b_++) (sum)[b_] = 0;                                                   \
+        for (i_ = 0; i_ < (n); i_++)                                                                   \
+            for (j_ = 0; j_ < (plane); j_++)                                                           \
+                for (b_ = 0; b_ < (nb); b_++) {                                                        \
+                    size_t at = ((size_t)i_ * (C) + (c0) + b_) * (plane) + j_;                          \
+                    int c = (c0) + b_;                                                                 \
+                    (void)c;                                                                           \
+                    (sum)[b_] += (expr);                                                               \
+                }                                                                                      \
+    } while (0)
+
+GAN__BODY void gan__batchnorm_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
     gan_layer *L = ((const gan__bn_call *)ctx)->L;
     const gan__fwd *f = ((const gan__bn_call *)ctx)->f;
-    int C = L->in.c, c, i, n = f->n;
+    int C = L->in.c, c, c0, b, i, n = f->n;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
-    const gan_float *x = f->x[0];
-    gan_float *mean = f->saved, *invstd = f->saved + C;
-    for (c = (int)lo; c < (int)hi; c++) {
+    const gan_float *GAN__RESTRICT x = f->x[0];
+    gan_float *GAN__RESTRICT y = f->y, *mean = f->saved, *invstd = f->saved + C;
+    double sum[GAN__BN_BLOCK], sq[GAN__BN_BLOCK];
+    gan_float scale[GAN__BN_BLOCK], shift[GAN__BN_BLOCK];
+    for (c0 = (int)lo; c0 < (int)hi; c0 += GAN__BN_BLOCK) {
+        int nb = (int)hi - c0 < GAN__BN_BLOCK ? (int)hi - c0 : GAN__BN_BLOCK;
         if (f->mode != GAN__EVAL) {
             /* two passes in double: the mean, then the sum of squared deviations */
-            double sum = 0, sq = 0, mu, var;
-            for (i = 0; i < n; i++) {
-                const gan_float *xc = x + ((size_t)i * C + c) * plane;
-                for (j = 0; j < plane; j++) sum += xc[j];
+            if (plane < GAN__LANES) {
+                GAN__BN_CROSS_SUM(sum, c0, nb, n, C, plane, x[at]);
+                for (b = 0; b < nb; b++) sum[b] /= (double)m;
+                GAN__BN_CROSS_SUM(sq, c0, nb, n, C, plane, (x[at] - sum[b_]) * (x[at] - sum[b_]));
+            } else
+                for (b = 0; b < nb; b++) {
+                    double acc[GAN__LANES] = { 0 }, dev[GAN__LANES] = { 0 }, mu;
+                    for (i = 0; i < n; i++) {
+                        const gan_float *GAN__RESTRICT xc = x + ((size_t)i * C + c0 + b) * plane;
+                        GAN__RUN_SUM(acc, plane, xc[j]);
+                    }
+                    mu = sum[b] = gan__lanes_total(acc) / (double)m;
+                    for (i = 0; i < n; i++) {
+                        const gan_float *GAN__RESTRICT xc = x + ((size_t)i * C + c0 + b) * plane;
+                        GAN__RUN_SUM(dev, plane, (xc[j] - mu) * (xc[j] - mu));
+                    }
+                    sq[b] = gan__lanes_total(dev);
+                }
+            for (b = 0; b < nb; b++) {
+                double var = sq[b] / (double)m;
+                c = c0 + b;
+                mean[c] = (gan_float)sum[b];
+                invstd[c] = (gan_float)(1.0 / sqrt(var + L->eps));
+                if (f->mode == GAN__TRAIN) {
+                    L->run_mean[c] = (1 - L->momentum) * L->run_mean[c] + L->momentum * (gan_float)sum[b];
+                    L->run_var[c] = (1 - L->momentum) * L->run_var[c] + L->momentum * (gan_float)(sq[b] / (double)(m - 1));
+                }
             }
-            mu = sum / (double)m;
-            for (i = 0; i < n; i++) {
-                const gan_float *xc = x + ((size_t)i * C + c) * plane;
-                for (j = 0; j < plane; j++) sq += (xc[j] - mu) * (xc[j] - mu);
+        } else
+            for (c = c0; c < c0 + nb; c++) {
+                mean[c] = L->run_mean[c];
+                invstd[c] = (gan_float)(1.0 / sqrt((double)L->run_var[c] + L->eps));
             }
-            var = sq / (double)m;
-            mean[c] = (gan_float)mu;
-            invstd[c] = (gan_float)(1.0 / sqrt(var + L->eps));
-            if (f->mode == GAN__TRAIN) {
-                L->run_mean[c] = (1 - L->momentum) * L->run_mean[c] + L->momentum * (gan_float)mu;
-                L->run_var[c] = (1 - L->momentum) * L->run_var[c] + L->momentum * (gan_float)(sq / (double)(m - 1));
-            }
-        } else {
-            mean[c] = L->run_mean[c];
-            invstd[c] = (gan_float)(1.0 / sqrt((double)L->run_var[c] + L->eps));
+        for (b = 0; b < nb; b++) {
+            c = c0 + b;
+            scale[b] = (L->W ? L->W[c] : 1) * invstd[c];
+            shift[b] = (L->b ? L->b[c] : 0) - mean[c] * scale[b];
         }
+        /* y = x scale + shift */
+        for (i = 0; i < n; i++)
+            if (plane < GAN__LANES)
+                for (j = 0; j < plane; j++)
+                    for (b = 0; b < nb; b++) {
+                        size_t at = ((size_t)i * C + c0 + b) * plane + j;
+                        y[at] = x[at] * scale[b] + shift[b];
+                    }
+            else
+                for (b = 0; b < nb; b++) {
+                    const gan_float *GAN__RESTRICT xc = x + ((size_t)i * C + c0 + b) * plane;
+                    gan_float *GAN__RESTRICT yc = y + ((size_t)i * C + c0 + b) * plane;
+                    for (j = 0; j < plane; j++) yc[j] = xc[j] * scale[b] + shift[b];
+                }
     }
-    for (i = 0; i < n; i++)
-        for (c = (int)lo; c < (int)hi; c++) {
-            const gan_float *xc = x + ((size_t)i * C + c) * plane;
-            gan_float *yc = f->y + ((size_t)i * C + c) * plane;
-            gan_float scale = (L->W ? L->W[c] : 1) * invstd[c], shift = (L->b ? L->b[c] : 0) - mean[c] * scale;
-            for (j = 0; j < plane; j++) yc[j] = xc[j] * scale + shift;
-        }
 }
+GAN__WIDE(gan__batchnorm_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 /* Channels per thread below which BatchNorm runs on one thread (each channel is a pass over n plane values). */
 #define GAN__CHANNEL_GRAIN 8
@@ -2409,43 +2681,69 @@ static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
    training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
    evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
    they also go into the parameter gradients. */
-static void gan__batchnorm_backward_part(void *ctx, size_t lo, size_t hi)
+GAN__BODY void gan__batchnorm_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
     gan_layer *L = ((const gan__bn_call *)ctx)->L;
     const gan__fwd *f = ((const gan__bn_call *)ctx)->f;
-    const gan__bwd *b = ((const gan__bn_call *)ctx)->b;
-    int C = L->in.c, c, i, n = f->n, training = f->mode == GAN__TRAIN;
+    const gan__bwd *bw = ((const gan__bn_call *)ctx)->b;
+    int C = L->in.c, c, c0, b, i, n = f->n, training = f->mode == GAN__TRAIN;
     size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
-    const gan_float *mean = f->saved, *invstd = f->saved + C, *x = f->x[0], *dy = b->dy;
-    gan_float *dx = b->dx[0];
-    for (c = (int)lo; c < (int)hi; c++) {
-        double sum_dy = 0, sum_dy_xhat = 0;
-        gan_float mean_dy, mean_dy_xhat, g;
-        for (i = 0; i < n; i++) {
-            const gan_float *xc = x + ((size_t)i * C + c) * plane, *dc = dy + ((size_t)i * C + c) * plane;
-            for (j = 0; j < plane; j++) {
-                sum_dy += dc[j];
-                sum_dy_xhat += dc[j] * (xc[j] - mean[c]) * invstd[c];
+    const gan_float *GAN__RESTRICT mean = f->saved, *GAN__RESTRICT invstd = f->saved + C, *GAN__RESTRICT x = f->x[0];
+    const gan_float *GAN__RESTRICT dy = bw->dy;
+    gan_float *GAN__RESTRICT dx = bw->dx[0];
+    double sum_dy[GAN__BN_BLOCK], sum_dy_xhat[GAN__BN_BLOCK];
+    gan_float g[GAN__BN_BLOCK], mean_dy[GAN__BN_BLOCK], mean_dy_xhat[GAN__BN_BLOCK];
+    for (c0 = (int)lo; c0 < (int)hi; c0 += GAN__BN_BLOCK) {
+        int nb = (int)hi - c0 < GAN__BN_BLOCK ? (int)hi - c0 : GAN__BN_BLOCK;
+        if (plane < GAN__LANES) {
+            GAN__BN_CROSS_SUM(sum_dy, c0, nb, n, C, plane, dy[at]);
+            GAN__BN_CROSS_SUM(sum_dy_xhat, c0, nb, n, C, plane, dy[at] * (x[at] - mean[c]) * invstd[c]);
+        } else
+            for (b = 0; b < nb; b++) {
+                double a_dy[GAN__LANES] = { 0 }, a_dy_xhat[GAN__LANES] = { 0 };
+                gan_float mu = mean[c0 + b], is = invstd[c0 + b];
+                for (i = 0; i < n; i++) {
+                    size_t at = ((size_t)i * C + c0 + b) * plane;
+                    const gan_float *GAN__RESTRICT xc = x + at, *GAN__RESTRICT dc = dy + at;
+                    GAN__RUN_SUM(a_dy, plane, dc[j]);
+                    GAN__RUN_SUM(a_dy_xhat, plane, dc[j] * (xc[j] - mu) * is);
+                }
+                sum_dy[b] = gan__lanes_total(a_dy);
+                sum_dy_xhat[b] = gan__lanes_total(a_dy_xhat);
             }
-        }
-        if (b->dparams && L->dW) {
-            L->dW[c] += (gan_float)sum_dy_xhat;
-            L->db[c] += (gan_float)sum_dy;
+        for (b = 0; b < nb; b++) {
+            c = c0 + b;
+            if (bw->dparams && L->dW) {
+                L->dW[c] += (gan_float)sum_dy_xhat[b];
+                L->db[c] += (gan_float)sum_dy[b];
+            }
+            mean_dy[b] = training ? (gan_float)(sum_dy[b] / (double)m) : 0;
+            mean_dy_xhat[b] = training ? (gan_float)(sum_dy_xhat[b] / (double)m) : 0;
+            g[b] = (L->W ? L->W[c] : 1) * invstd[c];
         }
         if (!dx) continue;
-        mean_dy = training ? (gan_float)(sum_dy / (double)m) : 0;
-        mean_dy_xhat = training ? (gan_float)(sum_dy_xhat / (double)m) : 0;
-        g = (L->W ? L->W[c] : 1) * invstd[c];
-        for (i = 0; i < n; i++) {
-            const gan_float *xc = x + ((size_t)i * C + c) * plane, *dc = dy + ((size_t)i * C + c) * plane;
-            gan_float *dxc = dx + ((size_t)i * C + c) * plane;
-            for (j = 0; j < plane; j++) {
-                gan_float xhat = (xc[j] - mean[c]) * invstd[c];
-                dxc[j] = g * (dc[j] - mean_dy - xhat * mean_dy_xhat);
-            }
-        }
+        /* dx = g (dy - mean(dy) - xhat mean(dy xhat)) */
+        for (i = 0; i < n; i++)
+            if (plane < GAN__LANES)
+                for (j = 0; j < plane; j++)
+                    for (b = 0; b < nb; b++) {
+                        size_t at = ((size_t)i * C + c0 + b) * plane + j;
+                        gan_float xhat = (x[at] - mean[c0 + b]) * invstd[c0 + b];
+                        dx[at] = g[b] * (dy[at] - mean_dy[b] - xhat * mean_dy_xhat[b]);
+                    }
+            else
+                for (b = 0; b < nb; b++) {
+                    size_t at = ((size_t)i * C + c0 + b) * plane;
+                    const gan_float *GAN__RESTRICT xc = x + at, *GAN__RESTRICT dc = dy + at;
+                    gan_float *GAN__RESTRICT dxc = dx + at, mu = mean[c0 + b], is = invstd[c0 + b];
+                    for (j = 0; j < plane; j++) {
+                        gan_float xhat = (xc[j] - mu) * is;
+                        dxc[j] = g[b] * (dc[j] - mean_dy[b] - xhat * mean_dy_xhat[b]);
+                    }
+                }
     }
 }
+GAN__WIDE(gan__batchnorm_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
@@ -2621,55 +2919,96 @@ static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *
    half of random signs and made these loops about 8x slower. */
 
 /* y = max(x, 0); NaN stays NaN, as in PyTorch, so a diverged network is seen downstream */
-static void gan__relu_forward(gan_layer *L, const gan__fwd *f)
+/* An elementwise layer's forward or backward call, run over ranges [lo, hi) of its values by the
+   threads (gan__elementwise). */
+typedef struct gan__elem_call {
+    gan_layer *L;
+    const gan__fwd *f;
+    const gan__bwd *b;
+} gan__elem_call;
+
+
+static void gan__elementwise(gan__range_fn part, gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    gan__elem_call call;
+    call.L = L;
+    call.f = f;
+    call.b = b;
+    if (b && !b->dx[0]) return; /* a backward with no dL/dx wanted: an activation has nothing else to do */
+    gan__parallel_for(part, &call, (size_t)f->n * gan__shape_count(L->in), GAN__ELEM_GRAIN);
+}
+
+GAN__BODY void gan__relu_forward_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    size_t j;
     const gan_float *GAN__RESTRICT x = f->x[0];
     gan_float *GAN__RESTRICT y = f->y;
-    for (j = 0; j < n; j++) {
+    for (j = lo; j < hi; j++) {
         gan_float v = x[j], pos = v > 0 ? v : 0;
         y[j] = v != v ? v : pos;
     }
 }
+GAN__WIDE(gan__relu_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__relu_forward(gan_layer *L, const gan__fwd *f) { gan__elementwise(gan__relu_forward_part, L, f, NULL); }
 
 /* dx = dy where y > 0 (exactly where x > 0, NaN excluded), else 0: the derivative at 0 taken as 0,
    as PyTorch. Reading y instead of x lets the network reuse the input's memory. */
-static void gan__relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+GAN__BODY void gan__relu_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
+    size_t j;
     const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
     gan_float *GAN__RESTRICT dx = b->dx[0];
-    if (!dx) return;
-    for (j = 0; j < n; j++) {
+    for (j = lo; j < hi; j++) {
         gan_float g = dy[j];
         dx[j] = y[j] > 0 ? g : 0;
     }
 }
+GAN__WIDE(gan__relu_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__elementwise(gan__relu_backward_part, L, f, b);
+}
 
 /* y = x for x > 0, slope x otherwise (exactly: one of the two terms is 0); NaN stays NaN */
-static void gan__leaky_relu_forward(gan_layer *L, const gan__fwd *f)
+GAN__BODY void gan__leaky_relu_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    size_t j;
     const gan_float *GAN__RESTRICT x = f->x[0];
-    gan_float *GAN__RESTRICT y = f->y, slope = L->slope;
-    for (j = 0; j < n; j++) {
+    gan_float *GAN__RESTRICT y = f->y, slope = ((const gan__elem_call *)ctx)->L->slope;
+    for (j = lo; j < hi; j++) {
         gan_float v = x[j], pos = v > 0 ? v : 0, neg = v < 0 ? v : 0;
         y[j] = v != v ? v : pos + slope * neg;
     }
 }
+GAN__WIDE(gan__leaky_relu_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__leaky_relu_forward(gan_layer *L, const gan__fwd *f)
+{
+    gan__elementwise(gan__leaky_relu_forward_part, L, f, NULL);
+}
 
 /* dx = dy for x > 0, slope dy otherwise (exactly: one of the two terms is 0). With slope >= 0 the
    sign of y is the sign of x, so y is read (the network then need not keep x); else x. */
-static void gan__leaky_relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+GAN__BODY void gan__leaky_relu_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan_layer *L = ((const gan__elem_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
+    size_t j;
     const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT v = L->slope >= 0 ? f->y : f->x[0];
     gan_float *GAN__RESTRICT dx = b->dx[0], slope = L->slope;
-    if (!dx) return;
-    for (j = 0; j < n; j++) {
+    for (j = lo; j < hi; j++) {
         gan_float g = dy[j], pos = v[j] > 0 ? g : 0, neg = v[j] <= 0 ? g : 0;
         dx[j] = pos + slope * neg;
     }
+}
+GAN__WIDE(gan__leaky_relu_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__leaky_relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__elementwise(gan__leaky_relu_backward_part, L, f, b);
 }
 
 /* ---- Tanh, Sigmoid ---- */
@@ -3537,7 +3876,7 @@ GANDEF gan_optim gan_rmsprop(gan_float lr, gan_float alpha)
 #else
 #define GAN__SMALLEST_NORMAL FLT_MIN
 #endif
-static gan_float gan__flush(gan_float x) { return x < GAN__SMALLEST_NORMAL && x > -GAN__SMALLEST_NORMAL ? 0 : x; }
+GAN__BODY gan_float gan__flush(gan_float x) { return x < GAN__SMALLEST_NORMAL && x > -GAN__SMALLEST_NORMAL ? 0 : x; }
 
 /* One optimizer update of values [lo, hi), elementwise. */
 typedef struct gan__update {
@@ -3546,24 +3885,34 @@ typedef struct gan__update {
     const gan_optim *opt;
 } gan__update;
 
-static void gan__optim_range(void *ctx, size_t lo, size_t hi)
+#ifdef GAN_DOUBLE
+#define GAN__SQRT(x) sqrt(x)
+#else
+#define GAN__SQRT(x) sqrtf(x) /* the same bits as (float)sqrt((double)x): sqrt rounds once either way */
+#endif
+
+/* Values whose square roots are taken in a loop of their own: sqrt may set errno, so a loop calling
+   it stays scalar; the loops around it then vectorize. */
+#define GAN__OPTIM_BLOCK 256
+
+GAN__BODY void gan__optim_range_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__update *u = (const gan__update *)ctx;
     gan_float *GAN__RESTRICT w = u->w, *GAN__RESTRICT m = u->m, *GAN__RESTRICT v = u->v;
     const gan_float *GAN__RESTRICT dw = u->dw;
     const gan_optim hyper = *u->opt, *opt = &hyper; /* a local copy: stores to w, m, v cannot change it,
                                                       so the loops keep it in registers */
-    size_t i;
+    gan_float root[GAN__OPTIM_BLOCK];
+    size_t i, b, e;
     switch (opt->kind) {
     case GAN_SGD: /* buf = momentum buf + g; w -= lr buf */
-        for (i = lo; i < hi; i++) {
-            gan_float g = dw[i] + opt->weight_decay * w[i];
-            if (opt->momentum != 0) {
-                m[i] = gan__flush(opt->momentum * m[i] + g);
-                g = m[i];
+        if (opt->momentum != 0)
+            for (i = lo; i < hi; i++) {
+                m[i] = gan__flush(opt->momentum * m[i] + (dw[i] + opt->weight_decay * w[i]));
+                w[i] -= opt->lr * m[i];
             }
-            w[i] -= opt->lr * g;
-        }
+        else
+            for (i = lo; i < hi; i++) w[i] -= opt->lr * (dw[i] + opt->weight_decay * w[i]);
         break;
     case GAN_ADAM: {
         /* w -= lr (m / (1 - b1^t)) / (sqrt(v) / sqrt(1 - b2^t) + eps), PyTorch's eps placement */
@@ -3571,29 +3920,39 @@ static void gan__optim_range(void *ctx, size_t lo, size_t hi)
         double bc2 = 1 - pow((double)opt->beta2, (double)opt->step);
         gan_float step_size = (gan_float)(opt->lr / bc1), rsqrt_bc2 = (gan_float)(1 / sqrt(bc2));
         gan_float decay = 1 - opt->lr * opt->weight_decay;
-        for (i = lo; i < hi; i++) {
-            gan_float g = dw[i];
-            if (opt->weight_decay != 0) w[i] *= decay; /* decoupled (AdamW) */
-            m[i] = gan__flush(opt->beta1 * m[i] + (1 - opt->beta1) * g);
-            v[i] = gan__flush(opt->beta2 * v[i] + (1 - opt->beta2) * g * g);
-            w[i] -= step_size * m[i] / ((gan_float)sqrt(v[i]) * rsqrt_bc2 + opt->eps);
+        if (opt->weight_decay != 0) /* decoupled (AdamW) */
+            for (i = lo; i < hi; i++) w[i] *= decay;
+        for (b = lo; b < hi; b = e) {
+            e = hi - b < GAN__OPTIM_BLOCK ? hi : b + GAN__OPTIM_BLOCK;
+            for (i = b; i < e; i++) {
+                m[i] = gan__flush(opt->beta1 * m[i] + (1 - opt->beta1) * dw[i]);
+                v[i] = gan__flush(opt->beta2 * v[i] + (1 - opt->beta2) * dw[i] * dw[i]);
+            }
+            for (i = b; i < e; i++) root[i - b] = GAN__SQRT(v[i]);
+            for (i = b; i < e; i++) w[i] -= step_size * m[i] / (root[i - b] * rsqrt_bc2 + opt->eps);
         }
         break;
     }
     case GAN_RMSPROP: /* v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps) */
-        for (i = lo; i < hi; i++) {
-            gan_float g = dw[i] + opt->weight_decay * w[i], upd;
-            v[i] = gan__flush(opt->alpha * v[i] + (1 - opt->alpha) * g * g);
-            upd = g / ((gan_float)sqrt(v[i]) + opt->eps);
-            if (opt->momentum != 0) {
-                m[i] = gan__flush(opt->momentum * m[i] + upd);
-                upd = m[i];
+        for (b = lo; b < hi; b = e) {
+            e = hi - b < GAN__OPTIM_BLOCK ? hi : b + GAN__OPTIM_BLOCK;
+            for (i = b; i < e; i++) {
+                gan_float g = dw[i] + opt->weight_decay * w[i];
+                v[i] = gan__flush(opt->alpha * v[i] + (1 - opt->alpha) * g * g);
             }
-            w[i] -= opt->lr * upd;
+            for (i = b; i < e; i++) root[i - b] = GAN__SQRT(v[i]);
+            if (opt->momentum != 0)
+                for (i = b; i < e; i++) {
+                    m[i] = gan__flush(opt->momentum * m[i] + (dw[i] + opt->weight_decay * w[i]) / (root[i - b] + opt->eps));
+                    w[i] -= opt->lr * m[i];
+                }
+            else
+                for (i = b; i < e; i++) w[i] -= opt->lr * ((dw[i] + opt->weight_decay * w[i]) / (root[i - b] + opt->eps));
         }
         break;
     }
 }
+GAN__WIDE(gan__optim_range, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 /* Elements per thread below which an update runs on one thread. */
 #define GAN__OPTIM_GRAIN 32768
