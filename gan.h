@@ -42,7 +42,9 @@
       GAN_GEMM             the GEMM the layers call, with gan_gemm's signature
                            default: the built-in packed GEMM with the network's packing buffer
                            (an adapter to cblas_sgemm, say: include gan.h once, declare it, then
-                           define GAN_GEMM and GAN_IMPLEMENTATION and include gan.h again)
+                           define GAN_GEMM and GAN_IMPLEMENTATION and include gan.h again);
+                           convolutions then fill im2col columns for it, where the built-in GEMM
+                           gathers the windows straight into its packed panels
       GAN_NO_DISPATCH      compile only the baseline GEMM kernel (no AVX2/AVX-512 copies)   default: off
       GAN_NO_THREADS       no worker threads and no <pthread.h>                          default: off
                            (threads are used where __unix__ or __APPLE__ is defined)
@@ -176,7 +178,9 @@
       share memory: the training forward's outputs and saved values (kept until backward when
       backward reads them, reused as soon as nothing will), and one region shared by sampling, the
       backward's gradients and the penalty's passes (which never run at once); then one scratch area
-      (the GEMM's packing buffer, about 660 KiB, and the largest convolution chunk's im2col columns).
+      (the GEMM's packing buffer, about 660 KiB, and the largest convolution's columns and tables).
+      ReLU, LeakyReLU and BatchNorm work in place where nothing else reads their input: their output
+      takes the input's memory (a ReLU after a BatchNorm, in training), and their dL/dx that of dL/dy.
       Every size is computed with overflow-checked arithmetic; a plan past GAN_MAX_ARENA_BYTES is
       refused with NULL and a message before the arena is allocated. Forward, backward, sampling,
       penalties and optimizer steps never allocate. Pointers returned point into the arena: outputs
@@ -251,8 +255,9 @@
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
-      - Threads split the GEMMs, im2col/col2im, BatchNorm and the optimizer update; other layers run on
-        the calling thread. The pool serves one calling thread at a time (a second one runs alone).
+      - Threads split the GEMMs, col2im, BatchNorm, LayerNorm, the ReLUs, biases and the optimizer
+        update; other layers (Tanh, Sigmoid, joins, the penalty's LayerNorm passes) run on the calling
+        thread. The pool serves one calling thread at a time (a second one runs alone).
       - The AVX2/AVX-512 kernels are x86-64 and float only; GAN_DOUBLE, other CPUs, tcc and MSVC get
         the baseline kernel.
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
@@ -1239,19 +1244,21 @@ GAN__BODY void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__R
     int i, p, r;
     for (i = 0; i < mc; i += mr, dst += (size_t)mr * kc) {
         int rows = mc - i < mr ? mc - i : mr;
-        if (trans_a) {
+        if (trans_a) { /* row p of the panel is contiguous in A */
             for (p = 0; p < kc; p++) {
-                const gan_float *src = A + (size_t)(p0 + p) * lda + i0 + i;
-                for (r = 0; r < rows; r++) dst[p * mr + r] = alpha * src[r];
-                for (; r < mr; r++) dst[p * mr + r] = 0;
+                const gan_float *GAN__RESTRICT src = A + (size_t)(p0 + p) * lda + i0 + i;
+                gan_float *GAN__RESTRICT d = dst + (size_t)p * mr;
+                for (r = 0; r < rows; r++) d[r] = alpha * src[r];
+                for (; r < mr; r++) d[r] = 0;
             }
-        } else {
-            for (r = 0; r < rows; r++) {
-                const gan_float *src = A + (size_t)(i0 + i + r) * lda + p0;
-                for (p = 0; p < kc; p++) dst[p * mr + r] = alpha * src[p];
+        } else { /* the panel's rows are rows of A: read them side by side, write the panel in order */
+            const gan_float *src[GAN__MR_MAX];
+            for (r = 0; r < rows; r++) src[r] = A + (size_t)(i0 + i + r) * lda + p0;
+            for (p = 0; p < kc; p++) {
+                gan_float *GAN__RESTRICT d = dst + (size_t)p * mr;
+                for (r = 0; r < rows; r++) d[r] = alpha * src[r][p];
+                for (; r < mr; r++) d[r] = 0;
             }
-            for (; r < mr; r++)
-                for (p = 0; p < kc; p++) dst[p * mr + r] = 0;
         }
     }
 }
@@ -1336,16 +1343,47 @@ typedef struct gan__gemm_job {
     int split_n;       /* threads take ranges of columns (1) or of rows (0) */
 } gan__gemm_job;
 
+/* The KC x nc block of op(B) at (p0, j0) into the packing buffer's panels. */
+GAN__BODY void gan__pack_b_of(const gan__gemm_job *job, gan_float *bpack, int j0, int nc, int p0, int kc)
+{
+    if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, job->isa->nr);
+    else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, job->isa->nr);
+}
+
+/* C(i0 .., j0 ..) (mc x nc) += (or, for the first K block with beta = 0, =) the packed panels' product,
+   tile by tile; edge tiles and transposed C go through a small tile buffer. */
+GAN__BODY void gan__gemm_block(const gan__gemm_job *job, const gan_float *apack, const gan_float *bpack, int i0, int mc,
+                               int j0, int nc, int p0, int kc)
+{
+    const gan__isa_info *isa = job->isa;
+    int mr = isa->mr, nr = isa->nr, add = p0 > 0 || job->beta != 0, i, j, r, q;
+    gan_float tile[GAN__MR_MAX * GAN__NR_MAX]; /* 1.5 KiB */
+    for (j = 0; j < nc; j += nr)
+        for (i = 0; i < mc; i += mr) {
+            int rows = mc - i < mr ? mc - i : mr, cols = nc - j < nr ? nc - j : nr;
+            gan_float *c = job->C + (size_t)(i0 + i) * job->ldc_i + (size_t)(j0 + j) * job->ldc_j;
+            const gan_float *a = apack + (size_t)i * kc, *b = bpack + (size_t)j * kc;
+            if (rows == mr && cols == nr && job->ldc_j == 1) {
+                isa->kernel(kc, a, b, c, (int)job->ldc_i, add);
+                continue;
+            }
+            isa->kernel(kc, a, b, tile, nr, 0);
+            for (r = 0; r < rows; r++)
+                for (q = 0; q < cols; q++) {
+                    gan_float *cq = c + (size_t)r * job->ldc_i + (size_t)q * job->ldc_j;
+                    *cq = add ? *cq + tile[r * nr + q] : tile[r * nr + q];
+                }
+        }
+}
+
 /* C(i0..i1, j0..j1) = beta C + alpha op(A) op(B) on one thread with its packing buffer. Every element
    sums its K products in the same blocks and order whatever the range, so the bits do not depend on
    how the threads split C. */
 GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, int i_lo, int i_hi, int j_lo, int j_hi)
 {
-    const gan__isa_info *isa = job->isa;
-    int mr = isa->mr, nr = isa->nr, kcmax = isa->kc;
+    int mr = job->isa->mr, kcmax = job->isa->kc;
     gan_float *apack = pack, *bpack = pack + (size_t)GAN__MC * GAN__KC_MAX;
-    gan_float tile[GAN__MR_MAX * GAN__NR_MAX]; /* an edge or transposed tile; 1.5 KiB */
-    int i, j, i0, j0, p0, r, q;
+    int i, j, i0, j0, p0;
 
     /* C = beta C first, unless beta = 0 and the first block of products overwrites C (garbage, even
        NaN, in C is then ignored) */
@@ -1359,31 +1397,27 @@ GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, i
         }
     if (job->K <= 0 || job->alpha == 0) return;
 
+    if (i_hi - i_lo <= GAN__MC) { /* one block of rows: its panel of A is packed once per K block */
+        for (p0 = 0; p0 < job->K; p0 += kcmax) {
+            int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax;
+            gan__pack_a(apack, job->A, job->lda, job->trans_a, i_lo, i_hi - i_lo, p0, kc, mr, job->alpha);
+            for (j0 = j_lo; j0 < j_hi; j0 += GAN__NC) {
+                int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
+                gan__pack_b_of(job, bpack, j0, nc, p0, kc);
+                gan__gemm_block(job, apack, bpack, i_lo, i_hi - i_lo, j0, nc, p0, kc);
+            }
+        }
+        return;
+    }
     for (j0 = j_lo; j0 < j_hi; j0 += GAN__NC) {
         int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
         for (p0 = 0; p0 < job->K; p0 += kcmax) {
-            int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax, add = p0 > 0 || job->beta != 0;
-            if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, nr);
-            else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, nr);
+            int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax;
+            gan__pack_b_of(job, bpack, j0, nc, p0, kc);
             for (i0 = i_lo; i0 < i_hi; i0 += GAN__MC) {
                 int mc = i_hi - i0 < GAN__MC ? i_hi - i0 : GAN__MC;
                 gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
-                for (j = 0; j < nc; j += nr)
-                    for (i = 0; i < mc; i += mr) {
-                        int rows = mc - i < mr ? mc - i : mr, cols = nc - j < nr ? nc - j : nr;
-                        gan_float *c = job->C + (size_t)(i0 + i) * job->ldc_i + (size_t)(j0 + j) * job->ldc_j;
-                        const gan_float *a = apack + (size_t)i * kc, *b = bpack + (size_t)j * kc;
-                        if (rows == mr && cols == nr && job->ldc_j == 1) {
-                            isa->kernel(kc, a, b, c, (int)job->ldc_i, add);
-                            continue;
-                        }
-                        isa->kernel(kc, a, b, tile, nr, 0);
-                        for (r = 0; r < rows; r++)
-                            for (q = 0; q < cols; q++) {
-                                gan_float *cq = c + (size_t)r * job->ldc_i + (size_t)q * job->ldc_j;
-                                *cq = add ? *cq + tile[r * nr + q] : tile[r * nr + q];
-                            }
-                    }
+                gan__gemm_block(job, apack, bpack, i0, mc, j0, nc, p0, kc);
             }
         }
     }
@@ -1671,6 +1705,15 @@ static void gan__gemm_part(void *ctx, int t, int nt)
 /* Below this many multiply-adds a GEMM runs on one thread: waking the others costs more. */
 #define GAN__PARALLEL_MIN_FMAS (1 << 18)
 
+/* The time, roughly, that the busiest of nt threads takes when they share a GEMM's `tiles` strips of
+   `width` along one side (the other side `other` long, K deep): its strips' multiply-adds (16 lanes,
+   two a cycle) and packing, and the whole other operand, which each thread packs for itself. */
+static double gan__split_cost(int tiles, int width, int other, int K, int nt)
+{
+    double strips = (double)((tiles + nt - 1) / nt);
+    return strips * width * other * K / 32.0 + strips * width * K + (double)other * K;
+}
+
 /* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned); B is the
    im2col operand im when that is not NULL (then B and ldb are unused). */
 static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
@@ -1714,7 +1757,7 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     }
     tiles_m = (job.M + job.isa->mr - 1) / job.isa->mr;
     tiles_n = (job.N + job.isa->nr - 1) / job.isa->nr;
-    job.split_n = tiles_n >= 2 * nt || tiles_n >= tiles_m;
+    job.split_n = gan__split_cost(tiles_n, job.isa->nr, job.M, job.K, nt) <= gan__split_cost(tiles_m, job.isa->mr, job.N, job.K, nt);
     if ((double)M * N * K < GAN__PARALLEL_MIN_FMAS) nt = 1;
     if (nt > (job.split_n ? tiles_n : tiles_m)) nt = job.split_n ? tiles_n : tiles_m;
     gan__parallel(gan__gemm_part, &job, nt);
@@ -2055,6 +2098,8 @@ struct gan__op {
                                 per-sample penalty) and needs more than one value per channel */
 #define GAN__RANDOM 32u      /* in training it draws noise from a stream of its own (no per-sample penalty) */
 #define GAN__BILINEAR 64u    /* parameters meet the input in a product: the tangent adjoint's dW reads tangents */
+#define GAN__IN_PLACE 128u   /* one input, y the shape of x: its forward may write y over x (when nothing
+                                reads x later), its backward dL/dx over dL/dy */
 
 /* The forward as the op's own backward sees it, with the tangents standing in for the inputs. */
 static gan__fwd gan__on_tangents(const gan__fwd *f, const gan_float *const *tx, gan_float *ty)
@@ -2174,6 +2219,21 @@ static int gan__conv_chunk(int plane, int max_batch)
     return chunk < 1 ? 1 : chunk > max_batch && max_batch > 0 ? max_batch : chunk;
 }
 
+/* Samples whose columns col2im's paths (Conv2d's dL/dx, ConvTranspose2d's forward) hold at once:
+   about GAN__COL_COLS columns, enough for the GEMM's tiles and few enough to stay in a core's cache
+   for col2im. A GAN_GEMM reads im2col's columns from the same buffer, so it keeps the whole chunk. */
+#define GAN__COL_COLS 256
+static int gan__col_chunk(int plane, int chunk)
+{
+#ifdef GAN__USER_GEMM
+    (void)plane;
+    return chunk;
+#else
+    int c = (GAN__COL_COLS + plane - 1) / plane;
+    return c < chunk ? c : chunk;
+#endif
+}
+
 /* The chunk a call over n samples uses: at most gan__conv_chunk's, the chunks as even as can be
    (64 samples of at most 21 run as 4 x 16, not 21 + 21 + 21 + 1). */
 static int gan__conv_even_chunk(int most, int n)
@@ -2214,12 +2274,14 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
         return "convolution: a chunk's images exceed the window table's int indices";
     L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), kk);
     L->nb = L->has_bias ? (size_t)L->out_ch : 0;
-    s->work = gan__mul(gan__add(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)),
-                       gan__mul((size_t)g.oh, (size_t)g.ow));
+    /* per sample of a chunk: the other side's channels; per call: col2im's columns, then (ints) the
+       window table and col2im's lists (a start per input position, an entry per window value) */
+    s->work = gan__mul((size_t)(conv ? L->out_ch : L->in_ch), gan__mul((size_t)g.oh, (size_t)g.ow));
     s->work_chunk = gan__conv_chunk(g.oh * g.ow, 0);
-    /* ints: the window table, then col2im's lists (a start per input position, an entry per window value) */
-    s->work_fixed = gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk + 1)),
-                             (size_t)g.h * g.w + 1);
+    s->work_fixed = gan__add(gan__mul(gan__mul((size_t)g.c, kk), gan__mul((size_t)g.oh * g.ow,
+                                                                        (size_t)gan__col_chunk(g.oh * g.ow, s->work_chunk))),
+                             gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk + 1)),
+                                      (size_t)g.h * g.w + 1));
     return NULL;
 }
 
@@ -2284,14 +2346,43 @@ static void gan__channel_bias_grad(gan_float *db, const gan_float *dy, int n, in
     gan__channel_bias(gan__bias_grad_part, db, dy, n, channels, plane);
 }
 
-/* dst (C, n plane) = src (n, C, plane): the channels of n samples side by side, a GEMM's operand. */
-static void gan__batch_gather(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, int n, int channels,
-                              size_t plane)
+/* Between a batch's layout (n, C, plane) and a GEMM operand's (C, n plane), the channels of n
+   samples side by side: one plane of one sample and channel per row r = s C + c, rows in parallel. */
+typedef struct gan__regroup {
+    gan_float *dst;
+    const gan_float *src;
+    int n, channels, to_operand; /* gather into the operand (1) or scatter back (0) */
+    size_t plane;
+} gan__regroup;
+
+static void gan__regroup_part(void *ctx, size_t lo, size_t hi)
 {
-    int s, c;
-    for (s = 0; s < n; s++)
-        for (c = 0; c < channels; c++)
-            memcpy(dst + ((size_t)c * n + s) * plane, src + ((size_t)s * channels + c) * plane, plane * sizeof(gan_float));
+    const gan__regroup *u = (const gan__regroup *)ctx;
+    size_t r, bytes = u->plane * sizeof(gan_float);
+    for (r = lo; r < hi; r++) {
+        size_t s = r / (size_t)u->channels, c = r % (size_t)u->channels;
+        size_t batch_at = r * u->plane, operand_at = (c * (size_t)u->n + s) * u->plane;
+        if (u->to_operand) memcpy(u->dst + operand_at, u->src + batch_at, bytes);
+        else memcpy(u->dst + batch_at, u->src + operand_at, bytes);
+    }
+}
+
+static void gan__regroup_batch(gan_float *dst, const gan_float *src, int n, int channels, size_t plane, int to_operand)
+{
+    gan__regroup u;
+    u.dst = dst;
+    u.src = src;
+    u.n = n;
+    u.channels = channels;
+    u.plane = plane;
+    u.to_operand = to_operand;
+    gan__parallel_for(gan__regroup_part, &u, (size_t)n * channels, GAN__ELEM_GRAIN / (plane + 1) + 1);
+}
+
+/* dst (C, n plane) = src (n, C, plane): the channels of n samples side by side, a GEMM's operand. */
+static void gan__batch_gather(gan_float *dst, const gan_float *src, int n, int channels, size_t plane)
+{
+    gan__regroup_batch(dst, src, n, channels, plane, 1);
 }
 
 /* The chunk's n samples at src as a GEMM operand (C, n plane): src itself for one sample, else
@@ -2304,21 +2395,17 @@ static const gan_float *gan__batch_operand(gan_float *side, const gan_float *src
 }
 
 /* dst (n, C, plane) = src (C, n plane): gan__batch_gather's inverse. */
-static void gan__batch_scatter(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT src, int n, int channels,
-                               size_t plane)
+static void gan__batch_scatter(gan_float *dst, const gan_float *src, int n, int channels, size_t plane)
 {
-    int s, c;
-    for (s = 0; s < n; s++)
-        for (c = 0; c < channels; c++)
-            memcpy(dst + ((size_t)s * channels + c) * plane, src + ((size_t)c * n + s) * plane, plane * sizeof(gan_float));
+    gan__regroup_batch(dst, src, n, channels, plane, 0);
 }
 
-
-/* The scratch of one batched convolution call: columns (c k k) x (chunk OH OW) over the side im2col
-   reads (geometry g), then the other side's channels for the same columns, then the window table. */
+/* The scratch of one batched convolution call: the other side's channels for a chunk's columns (a
+   GEMM operand or result, the chunk's samples side by side), col2im's columns (c k k) x (col_chunk
+   OH OW) over the side im2col reads (geometry g), then the window table and col2im's lists. */
 typedef struct gan__conv_work {
     gan_conv_geom g;
-    int ckk, plane, chunk, other_ch;
+    int ckk, plane, chunk, col_chunk, col_ld, other_ch;
     size_t count;       /* values per sample on im2col's side */
     gan_float *col, *side;
     gan__im2col_src im; /* the chunk's columns as a GEMM operand, its window table in the scratch */
@@ -2343,10 +2430,10 @@ static void gan__window_table(int *window, const gan_conv_geom *g, int chunk, si
                     }
 }
 
-/* col2im's lists: for each input position p of channel 0 of sample 0, the columns entries
-   kk ld + pos (ld = the window table's) whose windows read p, in increasing kernel offset kk (the
+/* col2im's lists: for each input position p of channel 0 of sample 0, the entries kk col_ld + pos
+   of the columns whose windows read p (window rows ld apart), in increasing kernel offset kk (the
    order the scatter-add would add them in). */
-static void gan__col2im_lists(int *start, int *at, const int *window, int ld, int kk_n, int plane, int hw)
+static void gan__col2im_lists(int *start, int *at, const int *window, int ld, int col_ld, int kk_n, int plane, int hw)
 {
     int kk, pos, p;
     for (p = 0; p <= hw; p++) start[p] = 0;
@@ -2357,7 +2444,7 @@ static void gan__col2im_lists(int *start, int *at, const int *window, int ld, in
     for (kk = 0; kk < kk_n; kk++)
         for (pos = 0; pos < plane; pos++) {
             int q = window[(size_t)kk * ld + pos];
-            if (q >= 0) at[start[q]++] = kk * ld + pos;
+            if (q >= 0) at[start[q]++] = kk * col_ld + pos;
         }
     for (p = hw; p > 0; p--) start[p] = start[p - 1]; /* each start moved to the next one's; restore */
     start[0] = 0;
@@ -2373,9 +2460,11 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.chunk = gan__conv_even_chunk(gan__conv_chunk(w.plane, L->max_batch), n);
     w.other_ch = L->kind == GAN_CONV2D ? L->out_ch : L->in_ch;
     w.count = (size_t)w.g.c * w.g.h * w.g.w;
-    w.col = L->work;
-    w.side = w.col + (size_t)w.ckk * w.chunk * w.plane;
-    window = (int *)(void *)(w.side + (size_t)w.other_ch * w.chunk * w.plane);
+    w.col_chunk = gan__col_chunk(w.plane, w.chunk);
+    w.col_ld = w.col_chunk * w.plane;
+    w.side = L->work;
+    w.col = w.side + (size_t)w.other_ch * w.chunk * w.plane;
+    window = (int *)(void *)(w.col + (size_t)w.ckk * w.col_ld);
     gan__window_table(window, &w.g, w.chunk, w.count);
     w.im.x = NULL;
     w.im.window = window;
@@ -2384,12 +2473,12 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.im.hw = w.g.h * w.g.w;
     w.sum_start = window + (size_t)w.im.kk_n * w.im.ld;
     w.sum_at = w.sum_start + w.im.hw + 1;
-    gan__col2im_lists(w.sum_start, w.sum_at, window, w.im.ld, w.im.kk_n, w.plane, w.im.hw);
+    gan__col2im_lists(w.sum_start, w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw);
     return w;
 }
 
 /* im2col or col2im of the samples of one chunk, in parallel: sample s has columns s plane onwards
-   of the column matrix (rows w->im.ld apart). im2col reads the chunk's images at `in` into columns at
+   of the column matrix (rows w->col_ld apart). im2col reads the chunk's images at `in` into columns at
    `out`; col2im reads columns at `in` and overwrites the chunk's images at `out`. */
 typedef struct gan__unfold {
     gan_float *out;
@@ -2407,7 +2496,7 @@ static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
         for (c = 0; c < w->g.c; c++) {
             const gan_float *GAN__RESTRICT xc = u->in + (size_t)c * w->im.hw;
             for (kk = 0; kk < w->im.kk_n; kk++) {
-                gan_float *GAN__RESTRICT row = u->out + (size_t)(c * w->im.kk_n + kk) * w->im.ld + (size_t)s * w->plane;
+                gan_float *GAN__RESTRICT row = u->out + (size_t)(c * w->im.kk_n + kk) * w->col_ld + (size_t)s * w->plane;
                 const int *GAN__RESTRICT t = w->im.window + (size_t)kk * w->im.ld + (size_t)s * w->plane;
                 for (pos = 0; pos < w->plane; pos++) row[pos] = t[pos] >= 0 ? xc[t[pos]] : 0;
             }
@@ -2426,7 +2515,7 @@ GAN__BODY void gan__col2im_part_body(void *ctx, size_t lo, size_t hi)
     for (s = (int)lo; s < (int)hi; s++)
         for (c = 0; c < w->g.c; c++) {
             gan_float *GAN__RESTRICT xc = u->out + (size_t)s * w->count + (size_t)c * w->im.hw;
-            const gan_float *GAN__RESTRICT cc = u->in + (size_t)c * w->im.kk_n * w->im.ld + (size_t)s * w->plane;
+            const gan_float *GAN__RESTRICT cc = u->in + (size_t)c * w->im.kk_n * w->col_ld + (size_t)s * w->plane;
             for (p = 0; p < w->im.hw; p++) {
                 gan_float acc = 0;
                 for (e = start[p]; e < start[p + 1]; e++) acc += cc[at[e]];
@@ -2464,7 +2553,7 @@ static void gan__matmul_columns(const gan_layer *L, const gan__conv_work *w, int
 {
 #ifdef GAN__USER_GEMM
     (void)L;
-    GAN_GEMM(0, trans_b, M, N, K, 1, A, lda, w->col, w->im.ld, beta, C, ldc);
+    GAN_GEMM(0, trans_b, M, N, K, 1, A, lda, w->col, w->col_ld, beta, C, ldc);
 #else
     gan__gemm_packed(L->pack, 0, trans_b, M, N, K, 1, A, lda, NULL, 0, &w->im, beta, C, ldc);
 #endif
@@ -2486,13 +2575,13 @@ static void gan__conv2d_forward(gan_layer *L, const gan__fwd *f)
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)w.plane);
 }
 
-/* Per chunk: dW += dY im2col(x)^T; dcol = W^T dY; dx = col2im(dcol) */
+/* Per chunk: dW += dY im2col(x)^T; then per col2im's part of it, dcol = W^T dY, dx = col2im(dcol) */
 static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
     gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
-    int s0;
+    int s0, t0;
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
@@ -2501,25 +2590,32 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
                 gan__conv_columns(&w, f->x[0] + (size_t)s0 * in_count, nc);
                 gan__matmul_columns(L, &w, 1, L->out_ch, w.ckk, cols, dY, cols, 1, L->dW, w.ckk);
             }
-            if (dx) { /* col holds dcol (im2col's copy, if any, being done with) */
-                gan__matmul(L, 1, 0, w.ckk, cols, L->out_ch, L->W, w.ckk, dY, cols, 0, w.col, w.im.ld);
-                gan__unfold_batch(gan__col2im_part, dx + (size_t)s0 * in_count, w.col, nc, &w);
+            for (t0 = 0; dx && t0 < nc; t0 += w.col_chunk) { /* col holds dcol (im2col's copy, if any, being done with) */
+                int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
+                gan__matmul(L, 1, 0, w.ckk, nt * w.plane, L->out_ch, L->W, w.ckk, dY + (size_t)t0 * w.plane, cols, 0,
+                            w.col, w.col_ld);
+                gan__unfold_batch(gan__col2im_part, dx + (size_t)(s0 + t0) * in_count, w.col, nt, &w);
             }
         }
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)w.plane);
 }
 
-/* Per chunk: col (OC k k x chunk H W) = W^T X, y = col2im(col) + b. W is (in_ch, out_ch k k). */
+/* Per chunk, and per col2im's part of it: col (OC k k x part H W) = W^T X, y = col2im(col) + b.
+   W is (in_ch, out_ch k k). */
 static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
-    int s0;
+    int s0, t0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch, (size_t)w.plane);
-        gan__matmul(L, 1, 0, w.ckk, cols, L->in_ch, L->W, w.ckk, X, cols, 0, w.col, w.im.ld);
-        gan__unfold_batch(gan__col2im_part, f->y + (size_t)s0 * out_count, w.col, nc, &w);
+        for (t0 = 0; t0 < nc; t0 += w.col_chunk) {
+            int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
+            gan__matmul(L, 1, 0, w.ckk, nt * w.plane, L->in_ch, L->W, w.ckk, X + (size_t)t0 * w.plane, cols, 0, w.col,
+                        w.col_ld);
+            gan__unfold_batch(gan__col2im_part, f->y + (size_t)(s0 + t0) * out_count, w.col, nt, &w);
+        }
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
@@ -2549,6 +2645,33 @@ static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, cons
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
 }
 
+/* A layer's forward or backward call as the threads share it: each runs part of it over a range
+   [lo, hi) of values, samples or channels. */
+typedef struct gan__elem_call {
+    gan_layer *L;
+    const gan__fwd *f;
+    const gan__bwd *b;
+} gan__elem_call;
+
+
+/* Runs part over [0, n) on the threads, `grain` iterations each at least, for layer L's call. */
+static void gan__layer_parallel(gan__range_fn part, gan_layer *L, const gan__fwd *f, const gan__bwd *b, size_t n,
+                                size_t grain)
+{
+    gan__elem_call call;
+    call.L = L;
+    call.f = f;
+    call.b = b;
+    gan__parallel_for(part, &call, n, grain);
+}
+
+/* An elementwise layer's forward (b NULL) or backward over its values. */
+static void gan__elementwise(gan__range_fn part, gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    if (b && !b->dx[0]) return; /* a backward with no dL/dx wanted: an activation has nothing else to do */
+    gan__layer_parallel(part, L, f, b, (size_t)f->n * gan__shape_count(L->in), GAN__ELEM_GRAIN);
+}
+
 /* ---- BatchNorm ---- */
 
 static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_in, gan__sizes *s)
@@ -2566,12 +2689,6 @@ static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_
    biased var; in training the running estimates move: running = (1 - momentum) running + momentum
    (mean, var m / (m - 1)). Evaluation: the running estimates. saved = [mean (C), 1/sqrt(var + eps) (C)],
    the statistics the output is normalized with; y = gamma (x - mean) / sqrt(var + eps) + beta. */
-/* BatchNorm's forward or backward call, run over ranges of channels by the threads. */
-typedef struct gan__bn_call {
-    gan_layer *L;
-    const gan__fwd *f;
-    const gan__bwd *b;
-} gan__bn_call;
 
 /* Channels BatchNorm handles side by side when a channel's plane is shorter than GAN__LANES (a
    BatchNorm over features has plane 1): the loops then run across channels. */
@@ -2594,14 +2711,35 @@ typedef struct gan__bn_call {
                 }                                                                                      \
     } while (0)
 
+/* y = x scale + shift over channels [c0, c0 + nb). y may be x (the inference forward works in
+   place): called as (y, y) the compiler sees one pointer, as (y, x) it checks for overlap. */
+GAN__BODY void gan__bn_affine(gan_float *y, const gan_float *x, const gan_float *scale, const gan_float *shift, int c0,
+                              int nb, int n, int C, size_t plane)
+{
+    int i, b;
+    size_t j;
+    for (i = 0; i < n; i++)
+        if (plane < GAN__LANES)
+            for (j = 0; j < plane; j++)
+                for (b = 0; b < nb; b++) {
+                    size_t at = ((size_t)i * C + c0 + b) * plane + j;
+                    y[at] = x[at] * scale[b] + shift[b];
+                }
+        else
+            for (b = 0; b < nb; b++) {
+                size_t at = ((size_t)i * C + c0 + b) * plane;
+                for (j = 0; j < plane; j++) y[at + j] = x[at + j] * scale[b] + shift[b];
+            }
+}
+
 GAN__BODY void gan__batchnorm_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    gan_layer *L = ((const gan__bn_call *)ctx)->L;
-    const gan__fwd *f = ((const gan__bn_call *)ctx)->f;
+    gan_layer *L = ((const gan__elem_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
     int C = L->in.c, c, c0, b, i, n = f->n;
-    size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
-    const gan_float *GAN__RESTRICT x = f->x[0];
-    gan_float *GAN__RESTRICT y = f->y, *mean = f->saved, *invstd = f->saved + C;
+    size_t plane = (size_t)L->in.h * L->in.w, m = (size_t)n * plane;
+    const gan_float *x = f->x[0];
+    gan_float *y = f->y, *mean = f->saved, *invstd = f->saved + C;
     double sum[GAN__BN_BLOCK], sq[GAN__BN_BLOCK];
     gan_float scale[GAN__BN_BLOCK], shift[GAN__BN_BLOCK];
     for (c0 = (int)lo; c0 < (int)hi; c0 += GAN__BN_BLOCK) {
@@ -2646,20 +2784,8 @@ GAN__BODY void gan__batchnorm_forward_part_body(void *ctx, size_t lo, size_t hi)
             scale[b] = (L->W ? L->W[c] : 1) * invstd[c];
             shift[b] = (L->b ? L->b[c] : 0) - mean[c] * scale[b];
         }
-        /* y = x scale + shift */
-        for (i = 0; i < n; i++)
-            if (plane < GAN__LANES)
-                for (j = 0; j < plane; j++)
-                    for (b = 0; b < nb; b++) {
-                        size_t at = ((size_t)i * C + c0 + b) * plane + j;
-                        y[at] = x[at] * scale[b] + shift[b];
-                    }
-            else
-                for (b = 0; b < nb; b++) {
-                    const gan_float *GAN__RESTRICT xc = x + ((size_t)i * C + c0 + b) * plane;
-                    gan_float *GAN__RESTRICT yc = y + ((size_t)i * C + c0 + b) * plane;
-                    for (j = 0; j < plane; j++) yc[j] = xc[j] * scale[b] + shift[b];
-                }
+        if (y == x) gan__bn_affine(y, y, scale, shift, c0, nb, n, C, plane);
+        else gan__bn_affine(y, x, scale, shift, c0, nb, n, C, plane);
     }
 }
 GAN__WIDE(gan__batchnorm_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
@@ -2669,28 +2795,51 @@ GAN__WIDE(gan__batchnorm_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, 
 
 static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
 {
-    gan__bn_call call;
-    call.L = L;
-    call.f = f;
-    call.b = NULL;
     GAN_ASSERT((f->mode == GAN__EVAL || (size_t)f->n * L->in.h * L->in.w > 1) && "BatchNorm with batch statistics needs more than one value per channel");
-    gan__parallel_for(gan__batchnorm_forward_part, &call, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
+    gan__layer_parallel(gan__batchnorm_forward_part, L, f, NULL, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
 }
 
 /* xhat = (x - mean) invstd; dgamma += sum dy xhat; dbeta += sum dy;
    training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
    evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
    they also go into the parameter gradients. */
+/* dx = g (dy - mean(dy) - xhat mean(dy xhat)) over channels [c0, c0 + nb), the per-channel values
+   indexed from c0. dx may be dy (the backward works in place), as in gan__bn_affine. */
+GAN__BODY void gan__bn_dx(gan_float *dx, const gan_float *dy, const gan_float *GAN__RESTRICT x,
+                          const gan_float *mean, const gan_float *invstd, const gan_float *g, const gan_float *mean_dy,
+                          const gan_float *mean_dy_xhat, int c0, int nb, int n, int C, size_t plane)
+{
+    int i, b;
+    size_t j;
+    for (i = 0; i < n; i++)
+        if (plane < GAN__LANES)
+            for (j = 0; j < plane; j++)
+                for (b = 0; b < nb; b++) {
+                    size_t at = ((size_t)i * C + c0 + b) * plane + j;
+                    gan_float xhat = (x[at] - mean[b]) * invstd[b];
+                    dx[at] = g[b] * (dy[at] - mean_dy[b] - xhat * mean_dy_xhat[b]);
+                }
+        else
+            for (b = 0; b < nb; b++) {
+                size_t at = ((size_t)i * C + c0 + b) * plane;
+                gan_float mu = mean[b], is = invstd[b];
+                for (j = 0; j < plane; j++) {
+                    gan_float xhat = (x[at + j] - mu) * is;
+                    dx[at + j] = g[b] * (dy[at + j] - mean_dy[b] - xhat * mean_dy_xhat[b]);
+                }
+            }
+}
+
 GAN__BODY void gan__batchnorm_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    gan_layer *L = ((const gan__bn_call *)ctx)->L;
-    const gan__fwd *f = ((const gan__bn_call *)ctx)->f;
-    const gan__bwd *bw = ((const gan__bn_call *)ctx)->b;
+    gan_layer *L = ((const gan__elem_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *bw = ((const gan__elem_call *)ctx)->b;
     int C = L->in.c, c, c0, b, i, n = f->n, training = f->mode == GAN__TRAIN;
-    size_t plane = (size_t)L->in.h * L->in.w, j, m = (size_t)n * plane;
+    size_t plane = (size_t)L->in.h * L->in.w, m = (size_t)n * plane;
     const gan_float *GAN__RESTRICT mean = f->saved, *GAN__RESTRICT invstd = f->saved + C, *GAN__RESTRICT x = f->x[0];
-    const gan_float *GAN__RESTRICT dy = bw->dy;
-    gan_float *GAN__RESTRICT dx = bw->dx[0];
+    const gan_float *dy = bw->dy;
+    gan_float *dx = bw->dx[0];
     double sum_dy[GAN__BN_BLOCK], sum_dy_xhat[GAN__BN_BLOCK];
     gan_float g[GAN__BN_BLOCK], mean_dy[GAN__BN_BLOCK], mean_dy_xhat[GAN__BN_BLOCK];
     for (c0 = (int)lo; c0 < (int)hi; c0 += GAN__BN_BLOCK) {
@@ -2722,36 +2871,15 @@ GAN__BODY void gan__batchnorm_backward_part_body(void *ctx, size_t lo, size_t hi
             g[b] = (L->W ? L->W[c] : 1) * invstd[c];
         }
         if (!dx) continue;
-        /* dx = g (dy - mean(dy) - xhat mean(dy xhat)) */
-        for (i = 0; i < n; i++)
-            if (plane < GAN__LANES)
-                for (j = 0; j < plane; j++)
-                    for (b = 0; b < nb; b++) {
-                        size_t at = ((size_t)i * C + c0 + b) * plane + j;
-                        gan_float xhat = (x[at] - mean[c0 + b]) * invstd[c0 + b];
-                        dx[at] = g[b] * (dy[at] - mean_dy[b] - xhat * mean_dy_xhat[b]);
-                    }
-            else
-                for (b = 0; b < nb; b++) {
-                    size_t at = ((size_t)i * C + c0 + b) * plane;
-                    const gan_float *GAN__RESTRICT xc = x + at, *GAN__RESTRICT dc = dy + at;
-                    gan_float *GAN__RESTRICT dxc = dx + at, mu = mean[c0 + b], is = invstd[c0 + b];
-                    for (j = 0; j < plane; j++) {
-                        gan_float xhat = (xc[j] - mu) * is;
-                        dxc[j] = g[b] * (dc[j] - mean_dy[b] - xhat * mean_dy_xhat[b]);
-                    }
-                }
+        if (dx == dy) gan__bn_dx(dx, dx, x, mean + c0, invstd + c0, g, mean_dy, mean_dy_xhat, c0, nb, n, C, plane);
+        else gan__bn_dx(dx, dy, x, mean + c0, invstd + c0, g, mean_dy, mean_dy_xhat, c0, nb, n, C, plane);
     }
 }
 GAN__WIDE(gan__batchnorm_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 static void gan__batchnorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    gan__bn_call call;
-    call.L = L;
-    call.f = f;
-    call.b = b;
-    gan__parallel_for(gan__batchnorm_backward_part, &call, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
+    gan__layer_parallel(gan__batchnorm_backward_part, L, f, b, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
 }
 
 /* In evaluation mode y = gamma invstd x + const per channel, so dty -> dtx is the backward's
@@ -2794,50 +2922,92 @@ static const char *gan__layernorm_plan(gan_layer *L, const gan_shape *in, int n_
 }
 
 /* Per sample over its D = C H W values: y = (x - mean) / sqrt(var + eps) gamma + beta (biased var).
-   saved = [mean, invstd] per sample. */
-static void gan__layernorm_forward(gan_layer *L, const gan__fwd *f)
+   saved = [mean, invstd] per sample. The threads take ranges of samples. */
+GAN__BODY void gan__layernorm_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t D = gan__shape_count(L->in), j;
-    int i;
-    for (i = 0; i < f->n; i++) {
-        const gan_float *xi = f->x[0] + (size_t)i * D;
-        gan_float *yi = f->y + (size_t)i * D, *st = f->saved + 2 * (size_t)i;
-        double sum = 0, sq = 0, mu;
-        for (j = 0; j < D; j++) sum += xi[j];
-        mu = sum / (double)D;
-        for (j = 0; j < D; j++) sq += (xi[j] - mu) * (xi[j] - mu);
-        st[0] = (gan_float)mu;
-        st[1] = (gan_float)(1.0 / sqrt(sq / (double)D + L->eps));
-        for (j = 0; j < D; j++) yi[j] = (xi[j] - st[0]) * st[1] * (L->W ? L->W[j] : 1) + (L->b ? L->b[j] : 0);
+    const gan_layer *L = ((const gan__elem_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    size_t D = gan__shape_count(L->in), i, j;
+    const gan_float *GAN__RESTRICT W = L->W, *GAN__RESTRICT bias = L->b;
+    for (i = lo; i < hi; i++) {
+        const gan_float *GAN__RESTRICT xi = f->x[0] + i * D;
+        gan_float *GAN__RESTRICT yi = f->y + i * D, *st = f->saved + 2 * i, mean, invstd;
+        double sum[GAN__LANES] = { 0 }, sq[GAN__LANES] = { 0 }, mu;
+        GAN__RUN_SUM(sum, D, xi[j]);
+        mu = gan__lanes_total(sum) / (double)D;
+        GAN__RUN_SUM(sq, D, (xi[j] - mu) * (xi[j] - mu));
+        mean = st[0] = (gan_float)mu;
+        invstd = st[1] = (gan_float)(1.0 / sqrt(gan__lanes_total(sq) / (double)D + L->eps));
+        if (W)
+            for (j = 0; j < D; j++) yi[j] = (xi[j] - mean) * invstd * W[j] + bias[j];
+        else
+            for (j = 0; j < D; j++) yi[j] = (xi[j] - mean) * invstd;
     }
 }
+GAN__WIDE(gan__layernorm_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
-/* dxhat = dy gamma; dgamma += dy xhat, dbeta += dy; dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
-static void gan__layernorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+/* Samples per thread below which LayerNorm runs on one thread. */
+#define GAN__SAMPLE_GRAIN 4
+
+static void gan__layernorm_forward(gan_layer *L, const gan__fwd *f)
 {
-    size_t D = gan__shape_count(L->in), j;
-    int i, dparams = b->dparams && L->dW;
-    for (i = 0; i < f->n; i++) {
-        const gan_float *xi = f->x[0] + (size_t)i * D, *dyi = b->dy + (size_t)i * D, *st = f->saved + 2 * (size_t)i;
-        double sum_g = 0, sum_g_xhat = 0;
-        gan_float mean_g, mean_g_xhat;
-        for (j = 0; j < D; j++) {
-            gan_float xhat = (xi[j] - st[0]) * st[1], g = dyi[j] * (L->W ? L->W[j] : 1);
-            if (dparams) {
-                L->dW[j] += dyi[j] * xhat;
-                L->db[j] += dyi[j];
-            }
-            sum_g += g;
-            sum_g_xhat += g * xhat;
+    gan__layer_parallel(gan__layernorm_forward_part, L, f, NULL, (size_t)f->n, GAN__SAMPLE_GRAIN);
+}
+
+/* dxhat = dy gamma; dx = invstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), over ranges of samples */
+GAN__BODY void gan__layernorm_dx_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan_layer *L = ((const gan__elem_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
+    size_t D = gan__shape_count(L->in), i, j;
+    const gan_float *GAN__RESTRICT W = L->W;
+    for (i = lo; i < hi; i++) {
+        const gan_float *GAN__RESTRICT xi = f->x[0] + i * D, *GAN__RESTRICT dyi = b->dy + i * D, *st = f->saved + 2 * i;
+        gan_float *GAN__RESTRICT dxi = b->dx[0] + i * D, mean = st[0], invstd = st[1], mean_g, mean_g_xhat;
+        double sum_g[GAN__LANES] = { 0 }, sum_g_xhat[GAN__LANES] = { 0 };
+        if (W) {
+            GAN__RUN_SUM(sum_g, D, dyi[j] * W[j]);
+            GAN__RUN_SUM(sum_g_xhat, D, dyi[j] * W[j] * ((xi[j] - mean) * invstd));
+        } else {
+            GAN__RUN_SUM(sum_g, D, dyi[j]);
+            GAN__RUN_SUM(sum_g_xhat, D, dyi[j] * ((xi[j] - mean) * invstd));
         }
-        if (!b->dx[0]) continue;
-        mean_g = (gan_float)(sum_g / (double)D);
-        mean_g_xhat = (gan_float)(sum_g_xhat / (double)D);
+        mean_g = (gan_float)(gan__lanes_total(sum_g) / (double)D);
+        mean_g_xhat = (gan_float)(gan__lanes_total(sum_g_xhat) / (double)D);
         for (j = 0; j < D; j++) {
-            gan_float xhat = (xi[j] - st[0]) * st[1];
-            b->dx[0][(size_t)i * D + j] = st[1] * (dyi[j] * (L->W ? L->W[j] : 1) - mean_g - xhat * mean_g_xhat);
+            gan_float xhat = (xi[j] - mean) * invstd;
+            dxi[j] = invstd * (dyi[j] * (W ? W[j] : 1) - mean_g - xhat * mean_g_xhat);
         }
     }
+}
+GAN__WIDE(gan__layernorm_dx_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+/* dgamma[j] += sum over samples of dy xhat, dbeta[j] += sum of dy, sample by sample, over ranges of j */
+GAN__BODY void gan__layernorm_dparams_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan_layer *L = ((const gan__elem_call *)ctx)->L;
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
+    size_t D = gan__shape_count(L->in), j;
+    gan_float *GAN__RESTRICT dW = L->dW, *GAN__RESTRICT db = L->db;
+    int i;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *GAN__RESTRICT xi = f->x[0] + (size_t)i * D, *GAN__RESTRICT dyi = b->dy + (size_t)i * D;
+        gan_float mean = f->saved[2 * (size_t)i], invstd = f->saved[2 * (size_t)i + 1];
+        for (j = lo; j < hi; j++) {
+            dW[j] += dyi[j] * ((xi[j] - mean) * invstd);
+            db[j] += dyi[j];
+        }
+    }
+}
+GAN__WIDE(gan__layernorm_dparams_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+static void gan__layernorm_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    if (b->dparams && L->dW)
+        gan__layer_parallel(gan__layernorm_dparams_part, L, f, b, gan__shape_count(L->in), GAN__ELEM_GRAIN / (size_t)f->n + 1);
+    if (b->dx[0]) gan__layer_parallel(gan__layernorm_dx_part, L, f, b, (size_t)f->n, GAN__SAMPLE_GRAIN);
 }
 
 /* ty = gamma r (tx - mean(tx) - xhat mean(tx xhat)) with r = invstd: the derivative of xhat along tx. */
@@ -2919,34 +3089,29 @@ static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *
    half of random signs and made these loops about 8x slower. */
 
 /* y = max(x, 0); NaN stays NaN, as in PyTorch, so a diverged network is seen downstream */
-/* An elementwise layer's forward or backward call, run over ranges [lo, hi) of its values by the
-   threads (gan__elementwise). */
-typedef struct gan__elem_call {
-    gan_layer *L;
-    const gan__fwd *f;
-    const gan__bwd *b;
-} gan__elem_call;
 
+/* The ReLUs work in place: the network may give y the memory of x (gan__in_place_source), and dL/dx
+   that of dL/dy. Each loop then runs on the one pointer; restrict pointers only when they differ,
+   so that both loops vectorize. */
 
-static void gan__elementwise(gan__range_fn part, gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+/* y = max(x, 0); NaN stays NaN */
+GAN__BODY gan_float gan__relu_value(gan_float v)
 {
-    gan__elem_call call;
-    call.L = L;
-    call.f = f;
-    call.b = b;
-    if (b && !b->dx[0]) return; /* a backward with no dL/dx wanted: an activation has nothing else to do */
-    gan__parallel_for(part, &call, (size_t)f->n * gan__shape_count(L->in), GAN__ELEM_GRAIN);
+    gan_float pos = v > 0 ? v : 0;
+    return v != v ? v : pos;
 }
 
 GAN__BODY void gan__relu_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
     size_t j;
-    const gan_float *GAN__RESTRICT x = f->x[0];
-    gan_float *GAN__RESTRICT y = f->y;
-    for (j = lo; j < hi; j++) {
-        gan_float v = x[j], pos = v > 0 ? v : 0;
-        y[j] = v != v ? v : pos;
+    if (f->y == f->x[0]) {
+        gan_float *y = f->y;
+        for (j = lo; j < hi; j++) y[j] = gan__relu_value(y[j]);
+    } else {
+        const gan_float *GAN__RESTRICT x = f->x[0];
+        gan_float *GAN__RESTRICT y = f->y;
+        for (j = lo; j < hi; j++) y[j] = gan__relu_value(x[j]);
     }
 }
 GAN__WIDE(gan__relu_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
@@ -2958,12 +3123,15 @@ GAN__BODY void gan__relu_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
     const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
+    const gan_float *GAN__RESTRICT y = f->y;
     size_t j;
-    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
-    gan_float *GAN__RESTRICT dx = b->dx[0];
-    for (j = lo; j < hi; j++) {
-        gan_float g = dy[j];
-        dx[j] = y[j] > 0 ? g : 0;
+    if (b->dx[0] == b->dy) {
+        gan_float *d = b->dx[0];
+        for (j = lo; j < hi; j++) d[j] = y[j] > 0 ? d[j] : 0;
+    } else {
+        const gan_float *GAN__RESTRICT dy = b->dy;
+        gan_float *GAN__RESTRICT dx = b->dx[0];
+        for (j = lo; j < hi; j++) dx[j] = y[j] > 0 ? dy[j] : 0;
     }
 }
 GAN__WIDE(gan__relu_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
@@ -2973,15 +3141,24 @@ static void gan__relu_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *
 }
 
 /* y = x for x > 0, slope x otherwise (exactly: one of the two terms is 0); NaN stays NaN */
+GAN__BODY gan_float gan__leaky_relu_value(gan_float v, gan_float slope)
+{
+    gan_float pos = v > 0 ? v : 0, neg = v < 0 ? v : 0;
+    return v != v ? v : pos + slope * neg;
+}
+
 GAN__BODY void gan__leaky_relu_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    gan_float slope = ((const gan__elem_call *)ctx)->L->slope;
     size_t j;
-    const gan_float *GAN__RESTRICT x = f->x[0];
-    gan_float *GAN__RESTRICT y = f->y, slope = ((const gan__elem_call *)ctx)->L->slope;
-    for (j = lo; j < hi; j++) {
-        gan_float v = x[j], pos = v > 0 ? v : 0, neg = v < 0 ? v : 0;
-        y[j] = v != v ? v : pos + slope * neg;
+    if (f->y == f->x[0]) {
+        gan_float *y = f->y;
+        for (j = lo; j < hi; j++) y[j] = gan__leaky_relu_value(y[j], slope);
+    } else {
+        const gan_float *GAN__RESTRICT x = f->x[0];
+        gan_float *GAN__RESTRICT y = f->y;
+        for (j = lo; j < hi; j++) y[j] = gan__leaky_relu_value(x[j], slope);
     }
 }
 GAN__WIDE(gan__leaky_relu_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
@@ -2992,17 +3169,27 @@ static void gan__leaky_relu_forward(gan_layer *L, const gan__fwd *f)
 
 /* dx = dy for x > 0, slope dy otherwise (exactly: one of the two terms is 0). With slope >= 0 the
    sign of y is the sign of x, so y is read (the network then need not keep x); else x. */
+GAN__BODY gan_float gan__leaky_relu_grad(gan_float g, gan_float v, gan_float slope)
+{
+    gan_float pos = v > 0 ? g : 0, neg = v <= 0 ? g : 0;
+    return pos + slope * neg;
+}
+
 GAN__BODY void gan__leaky_relu_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan_layer *L = ((const gan__elem_call *)ctx)->L;
     const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
     const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
+    const gan_float *GAN__RESTRICT v = L->slope >= 0 ? f->y : f->x[0];
+    gan_float slope = L->slope;
     size_t j;
-    const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT v = L->slope >= 0 ? f->y : f->x[0];
-    gan_float *GAN__RESTRICT dx = b->dx[0], slope = L->slope;
-    for (j = lo; j < hi; j++) {
-        gan_float g = dy[j], pos = v[j] > 0 ? g : 0, neg = v[j] <= 0 ? g : 0;
-        dx[j] = pos + slope * neg;
+    if (b->dx[0] == b->dy) {
+        gan_float *d = b->dx[0];
+        for (j = lo; j < hi; j++) d[j] = gan__leaky_relu_grad(d[j], v[j], slope);
+    } else {
+        const gan_float *GAN__RESTRICT dy = b->dy;
+        gan_float *GAN__RESTRICT dx = b->dx[0];
+        for (j = lo; j < hi; j++) dx[j] = gan__leaky_relu_grad(dy[j], v[j], slope);
     }
 }
 GAN__WIDE(gan__leaky_relu_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
@@ -3601,13 +3788,13 @@ static const gan__op gan__ops[] = {
       gan__conv2d_backward, gan__tangent_linear, gan__dual_linear },
     { GAN_CONV_TRANSPOSE2D, "ConvTranspose2d", 1, GAN__NEEDS_X | GAN__BILINEAR, gan__conv_plan,
       gan__conv_transpose2d_forward, gan__conv_transpose2d_backward, gan__tangent_linear, gan__dual_linear },
-    { GAN_BATCHNORM, "BatchNorm", 1, GAN__NEEDS_X | GAN__NORMS_BATCH, gan__batchnorm_plan, gan__batchnorm_forward,
+    { GAN_BATCHNORM, "BatchNorm", 1, GAN__NEEDS_X | GAN__NORMS_BATCH | GAN__IN_PLACE, gan__batchnorm_plan, gan__batchnorm_forward,
       gan__batchnorm_backward, gan__tangent_diagonal, gan__batchnorm_dual },
     { GAN_LAYERNORM, "LayerNorm", 1, GAN__NEEDS_X, gan__layernorm_plan, gan__layernorm_forward,
       gan__layernorm_backward, gan__layernorm_tangent, gan__layernorm_dual },
-    { GAN_RELU, "ReLU", 1, GAN__NEEDS_Y, gan__plan_same, gan__relu_forward, gan__relu_backward,
+    { GAN_RELU, "ReLU", 1, GAN__NEEDS_Y | GAN__IN_PLACE, gan__plan_same, gan__relu_forward, gan__relu_backward,
       gan__tangent_diagonal, gan__dual_linear },
-    { GAN_LEAKY_RELU, "LeakyReLU", 1, GAN__NEEDS_Y, gan__plan_same, gan__leaky_relu_forward,
+    { GAN_LEAKY_RELU, "LeakyReLU", 1, GAN__NEEDS_Y | GAN__IN_PLACE, gan__plan_same, gan__leaky_relu_forward,
       gan__leaky_relu_backward, gan__tangent_diagonal, gan__dual_linear },
     { GAN_TANH, "Tanh", 1, GAN__NEEDS_Y, gan__plan_same, gan__tanh_forward, gan__tanh_backward,
       gan__tangent_diagonal, gan__smooth_dual },
@@ -4396,6 +4583,39 @@ static int gan__last_read(const gan__plan *P, int r, int base, int end, int kept
     return last;
 }
 
+/* The node whose forward output node k may write its own over, or -1: k works in place, and its one
+   input is a layer's own output (not a view, not a network output) that k alone reads and that no
+   backward reads (when training). A ReLU after a BatchNorm then needs no memory of its own. */
+static int gan__in_place_source(const gan__plan *P, int k, int training)
+{
+    const gan__pnode *nd = &P->nodes[k], *src;
+    int r, m;
+    if (!nd->layer || nd->root != k || nd->n_in != 1 || !(gan__ops[nd->layer->kind].flags & GAN__IN_PLACE)) return -1;
+    r = P->edges[nd->first_in].src;
+    src = &P->nodes[r];
+    if (!src->layer || src->root != r || src->is_output || (training && src->keep) || src->n_out != 1 ||
+        src->count != nd->count)
+        return -1;
+    for (m = r + 1; m < P->n_nodes; m++)
+        if (P->nodes[m].root == r) return -1; /* a view of it reads it too */
+    return r;
+}
+
+/* The node whose gradient buffer node k's backward may write dL/dx over its dL/dy in, or -1: k works
+   in place, and its one input is a layer that passes dL/dx on to nothing else (k is its only
+   consumer and writes its buffer first) and is not a network output (seeded from outside). */
+static int gan__in_place_grad(const gan__plan *P, int k)
+{
+    const gan__pnode *nd = &P->nodes[k], *src;
+    const gan__pedge *ed;
+    if (!nd->layer || !nd->reaches || nd->n_in != 1 || !(gan__ops[nd->layer->kind].flags & GAN__IN_PLACE)) return -1;
+    ed = &P->edges[nd->first_in];
+    src = &P->nodes[ed->src];
+    if (!ed->diff || ed->own || !src->layer || !src->reaches || src->is_output || src->n_out != 1 || src->count != nd->count)
+        return -1;
+    return ed->src;
+}
+
 /* Requests for a forward schedule in which node k runs at base + k + 1 and that ends at `end`: each
    root's output until its last reader, and each layer's saved values. The training forward keeps
    what backward reads until `end`; inference keeps an output only until its consumers have run and
@@ -4408,7 +4628,13 @@ static void gan__request_forward(gan__planning *pl, int base, int end, int train
         const gan__pnode *nd = &P->nodes[k];
         int t = base + (nd->layer ? k + 1 : 0);
         if (nd->root == k) {
-            int idx = gan__request(pl, gan__mul(pl->batch, nd->count), t, gan__last_read(P, k, base, end, training));
+            int r = gan__in_place_source(P, k, training), last = gan__last_read(P, k, base, end, training), idx;
+            if (r >= 0) { /* y over x: x's buffer, in use until y's last reader */
+                idx = training ? pl->ns[r].act : pl->ns[r].iact;
+                if (pl->reqs[idx].last < last) pl->reqs[idx].last = last;
+            } else {
+                idx = gan__request(pl, gan__mul(pl->batch, nd->count), t, last);
+            }
             *(training ? &pl->ns[k].act : &pl->ns[k].iact) = idx;
         }
         if (nd->layer) {
@@ -4443,6 +4669,13 @@ static void gan__request_grads(gan__planning *pl, int base, int dual)
                 first = gan__op_step(s, base, ed->dst);
         }
         last = gan__op_step(s, base, k);
+        if (!dual && gan__in_place_grad(P, k) >= 0) { /* dL/dx over dL/dy: one buffer from dL/dy's first
+                                                         writer to the end of dL/dx's use */
+            int src = gan__in_place_grad(P, k), idx = pl->ns[src].grad;
+            if (pl->reqs[idx].first > first) pl->reqs[idx].first = first;
+            pl->ns[k].grad = idx;
+            continue;
+        }
         for (c = 0; c < copies; c++) {
             int idx = gan__request(pl, gan__mul(pl->batch, nd->count), first, last);
             if (!dual) pl->ns[k].grad = idx;
