@@ -1336,12 +1336,23 @@ typedef struct gan__gemm_job {
     gan_float alpha, beta;
     const gan_float *A, *B;
     const gan__im2col_src *im; /* B is this im2col operand instead, when not NULL */
+    const gan_float *apacked;  /* op(A) packed already (gan__prepack_a), when not NULL */
     int lda, ldb;
     gan_float *C;
     size_t ldc_i, ldc_j;
     gan_float *pack0;  /* the calling thread's packing buffer */
     int split_n;       /* threads take ranges of columns (1) or of rows (0) */
 } gan__gemm_job;
+
+/* The panels of op(A)'s rows i0 .. i0 + mc over K block p0: packed into apack, or where they already
+   lie in the prepacked A (each K block's panels of all rows, block p0 at p0 M rounded up to mr). */
+GAN__BODY const gan_float *gan__a_panels(const gan__gemm_job *job, gan_float *apack, int i0, int mc, int p0, int kc)
+{
+    int mr = job->isa->mr;
+    if (job->apacked) return job->apacked + (size_t)p0 * ((job->M + mr - 1) / mr * mr) + (size_t)i0 * kc;
+    gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
+    return apack;
+}
 
 /* The KC x nc block of op(B) at (p0, j0) into the packing buffer's panels. */
 GAN__BODY void gan__pack_b_of(const gan__gemm_job *job, gan_float *bpack, int j0, int nc, int p0, int kc)
@@ -1381,7 +1392,7 @@ GAN__BODY void gan__gemm_block(const gan__gemm_job *job, const gan_float *apack,
    how the threads split C. */
 GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, int i_lo, int i_hi, int j_lo, int j_hi)
 {
-    int mr = job->isa->mr, kcmax = job->isa->kc;
+    int kcmax = job->isa->kc;
     gan_float *apack = pack, *bpack = pack + (size_t)GAN__MC * GAN__KC_MAX;
     int i, j, i0, j0, p0;
 
@@ -1400,11 +1411,11 @@ GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, i
     if (i_hi - i_lo <= GAN__MC) { /* one block of rows: its panel of A is packed once per K block */
         for (p0 = 0; p0 < job->K; p0 += kcmax) {
             int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax;
-            gan__pack_a(apack, job->A, job->lda, job->trans_a, i_lo, i_hi - i_lo, p0, kc, mr, job->alpha);
+            const gan_float *a = gan__a_panels(job, apack, i_lo, i_hi - i_lo, p0, kc);
             for (j0 = j_lo; j0 < j_hi; j0 += GAN__NC) {
                 int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
                 gan__pack_b_of(job, bpack, j0, nc, p0, kc);
-                gan__gemm_block(job, apack, bpack, i_lo, i_hi - i_lo, j0, nc, p0, kc);
+                gan__gemm_block(job, a, bpack, i_lo, i_hi - i_lo, j0, nc, p0, kc);
             }
         }
         return;
@@ -1416,8 +1427,7 @@ GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, i
             gan__pack_b_of(job, bpack, j0, nc, p0, kc);
             for (i0 = i_lo; i0 < i_hi; i0 += GAN__MC) {
                 int mc = i_hi - i0 < GAN__MC ? i_hi - i0 : GAN__MC;
-                gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
-                gan__gemm_block(job, apack, bpack, i0, mc, j0, nc, p0, kc);
+                gan__gemm_block(job, gan__a_panels(job, apack, i0, mc, p0, kc), bpack, i0, mc, j0, nc, p0, kc);
             }
         }
     }
@@ -1714,11 +1724,12 @@ static double gan__split_cost(int tiles, int width, int other, int K, int nt)
     return strips * width * other * K / 32.0 + strips * width * K + (double)other * K;
 }
 
-/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned); B is the
-   im2col operand im when that is not NULL (then B and ldb are unused). */
+/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned). A comes
+   prepacked (gan__prepack_a, alpha 1) when apacked is not NULL; B is the im2col operand im when that
+   is not NULL (then B and ldb are unused). */
 static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
-                             const gan_float *A, int lda, const gan_float *B, int ldb, const gan__im2col_src *im,
-                             gan_float beta, gan_float *C, int ldc)
+                             const gan_float *A, int lda, const gan_float *apacked, const gan_float *B, int ldb,
+                             const gan__im2col_src *im, gan_float beta, gan_float *C, int ldc)
 {
     gan__gemm_job job;
     int nt = gan_threads(), tiles_m, tiles_n;
@@ -1731,8 +1742,10 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     job.K = K;
     job.C = C;
     job.im = im;
+    job.apacked = apacked;
     job.pack0 = pack;
-    if (N < job.isa->nr && M > N && !im) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
+    GAN_ASSERT((!apacked || alpha == 1) && "a prepacked A is packed with alpha 1");
+    if (N < job.isa->nr && M > N && !im && !apacked) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
         job.trans_a = !trans_b;
         job.trans_b = !trans_a;
         job.M = N;
@@ -1763,6 +1776,22 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     gan__parallel(gan__gemm_part, &job, nt);
 }
 
+/* The values gan__prepack_a writes for an M x K op(A): every K block's panels of all rows. */
+static size_t gan__prepacked_count(int M, int K) { return (size_t)(M + GAN__MR_MAX) * (size_t)K; }
+
+/* op(A) (M x K) packed as the GEMM packs it, once for many products with the same A (a layer's
+   weights over the chunks of a batch): K block p0 (of the kernels' KC) at dst + p0 M', M' = M
+   rounded up to whole panels of mr rows. */
+GAN__BODY void gan__prepack_a_body(gan_float *dst, const gan_float *A, int lda, int trans_a, int M, int K)
+{
+    const gan__isa_info *isa = gan__isa();
+    int p0, m_pad = (M + isa->mr - 1) / isa->mr * isa->mr;
+    for (p0 = 0; p0 < K; p0 += isa->kc)
+        gan__pack_a(dst + (size_t)p0 * m_pad, A, lda, trans_a, 0, M, p0, K - p0 < isa->kc ? K - p0 : isa->kc, isa->mr, 1);
+}
+GAN__WIDE(gan__prepack_a, (gan_float *dst, const gan_float *A, int lda, int trans_a, int M, int K),
+          (dst, A, lda, trans_a, M, K))
+
 /* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
    so the micro-kernel always reads unit stride. Edge panels are zero-padded. The packing buffer is
    allocated here, once per call; when that fails the naive twin computes the same product. */
@@ -1775,7 +1804,8 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
         gan_gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    gan__gemm_packed((gan_float *)gan__align_up(block), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
+    gan__gemm_packed((gan_float *)gan__align_up(block), trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, NULL, beta,
+                     C, ldc);
     GAN_FREE(block);
 }
 
@@ -1788,7 +1818,19 @@ static void gan__matmul(const gan_layer *L, int trans_a, int trans_b, int M, int
     (void)L;
     GAN_GEMM(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
 #else
-    gan__gemm_packed(L->pack, trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, NULL, beta, C, ldc);
+    gan__gemm_packed(L->pack, trans_a, trans_b, M, N, K, 1, A, lda, NULL, B, ldb, NULL, beta, C, ldc);
+#endif
+}
+
+/* gan__matmul with A a layer's weights, prepacked in Wp (gan__conv_weights; NULL with a GAN_GEMM). */
+static void gan__matmul_w(const gan_layer *L, const gan_float *Wp, int trans_a, int M, int N, int K, const gan_float *A,
+                          int lda, const gan_float *B, int ldb, gan_float beta, gan_float *C, int ldc)
+{
+#ifdef GAN__USER_GEMM
+    (void)Wp;
+    gan__matmul(L, trans_a, 0, M, N, K, A, lda, B, ldb, beta, C, ldc);
+#else
+    gan__gemm_packed(L->pack, trans_a, 0, M, N, K, 1, A, lda, Wp, B, ldb, NULL, beta, C, ldc);
 #endif
 }
 
@@ -2282,6 +2324,11 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
                                                                         (size_t)gan__col_chunk(g.oh * g.ow, s->work_chunk))),
                              gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk + 1)),
                                       (size_t)g.h * g.w + 1));
+    { /* and the weights prepacked, as op(W) = W or W^T: (M + a panel) K values either way round */
+        size_t ckk = gan__mul((size_t)g.c, kk), other = (size_t)(conv ? L->out_ch : L->in_ch);
+        size_t as_w = gan__mul(gan__add(other, GAN__MR_MAX), ckk), as_wt = gan__mul(gan__add(ckk, GAN__MR_MAX), other);
+        s->work_fixed = gan__add(s->work_fixed, as_w > as_wt ? as_w : as_wt);
+    }
     return NULL;
 }
 
@@ -2407,7 +2454,7 @@ typedef struct gan__conv_work {
     gan_conv_geom g;
     int ckk, plane, chunk, col_chunk, col_ld, other_ch;
     size_t count;       /* values per sample on im2col's side */
-    gan_float *col, *side;
+    gan_float *col, *side, *wpack; /* wpack: the weights prepacked as the GEMM's A */
     gan__im2col_src im; /* the chunk's columns as a GEMM operand, its window table in the scratch */
     int *sum_start, *sum_at; /* col2im as sums: the values of input position p (one channel of one
                                 sample) are col[sum_at[e]] for e in [sum_start[p], sum_start[p + 1]) */
@@ -2464,7 +2511,11 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.col_ld = w.col_chunk * w.plane;
     w.side = L->work;
     w.col = w.side + (size_t)w.other_ch * w.chunk * w.plane;
-    window = (int *)(void *)(w.col + (size_t)w.ckk * w.col_ld);
+    w.wpack = w.col + (size_t)w.ckk * w.col_ld;
+    {
+        size_t as_w = gan__prepacked_count(w.other_ch, w.ckk), as_wt = gan__prepacked_count(w.ckk, w.other_ch);
+        window = (int *)(void *)(w.wpack + (as_w > as_wt ? as_w : as_wt));
+    }
     gan__window_table(window, &w.g, w.chunk, w.count);
     w.im.x = NULL;
     w.im.window = window;
@@ -2547,15 +2598,34 @@ static void gan__conv_columns(gan__conv_work *w, const gan_float *x, int nc)
 #endif
 }
 
-/* C = op(A) op(col) + beta C with the chunk's columns as B: op(col) = col (ckk x cols), or col^T. */
-static void gan__matmul_columns(const gan_layer *L, const gan__conv_work *w, int trans_b, int M, int N, int K,
-                                const gan_float *A, int lda, gan_float beta, gan_float *C, int ldc)
+/* C = op(A) op(col) + beta C with the chunk's columns as B: op(col) = col (ckk x cols), or col^T. A
+   is the layer's weights prepacked in Wp (gan__conv_weights) when Wp is not NULL. */
+static void gan__matmul_columns(const gan_layer *L, const gan__conv_work *w, const gan_float *Wp, int trans_b, int M,
+                                int N, int K, const gan_float *A, int lda, gan_float beta, gan_float *C, int ldc)
 {
 #ifdef GAN__USER_GEMM
     (void)L;
+    (void)Wp;
     GAN_GEMM(0, trans_b, M, N, K, 1, A, lda, w->col, w->col_ld, beta, C, ldc);
 #else
-    gan__gemm_packed(L->pack, 0, trans_b, M, N, K, 1, A, lda, NULL, 0, &w->im, beta, C, ldc);
+    gan__gemm_packed(L->pack, 0, trans_b, M, N, K, 1, A, lda, Wp, NULL, 0, &w->im, beta, C, ldc);
+#endif
+}
+
+/* The layer's weights as the GEMM's A, op(W) = W (trans_a 0) or W^T, M x K: packed once for all the
+   call's chunks. NULL with a GAN_GEMM, which takes W as it is. */
+static const gan_float *gan__conv_weights(const gan_layer *L, const gan__conv_work *w, int trans_a, int M, int K)
+{
+#ifdef GAN__USER_GEMM
+    (void)L;
+    (void)w;
+    (void)trans_a;
+    (void)M;
+    (void)K;
+    return NULL;
+#else
+    gan__prepack_a(w->wpack, L->W, trans_a ? M : K, trans_a, M, K);
+    return w->wpack;
 #endif
 }
 
@@ -2564,12 +2634,13 @@ static void gan__conv2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
+    const gan_float *Wp = gan__conv_weights(L, &w, 0, L->out_ch, w.ckk);
     int s0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         gan_float *y = f->y + (size_t)s0 * out_count;
         gan__conv_columns(&w, f->x[0] + (size_t)s0 * in_count, nc);
-        gan__matmul_columns(L, &w, 0, L->out_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? y : w.side, cols);
+        gan__matmul_columns(L, &w, Wp, 0, L->out_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? y : w.side, cols);
         if (nc > 1) gan__batch_scatter(y, w.side, nc, L->out_ch, (size_t)w.plane);
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)w.plane);
@@ -2581,6 +2652,7 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
     gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
+    const gan_float *Wp = dx ? gan__conv_weights(L, &w, 1, w.ckk, L->out_ch) : NULL;
     int s0, t0;
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
@@ -2588,12 +2660,12 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
             const gan_float *dY = gan__batch_operand(w.side, b->dy + (size_t)s0 * out_count, nc, L->out_ch, (size_t)w.plane);
             if (b->dparams) {
                 gan__conv_columns(&w, f->x[0] + (size_t)s0 * in_count, nc);
-                gan__matmul_columns(L, &w, 1, L->out_ch, w.ckk, cols, dY, cols, 1, L->dW, w.ckk);
+                gan__matmul_columns(L, &w, NULL, 1, L->out_ch, w.ckk, cols, dY, cols, 1, L->dW, w.ckk);
             }
             for (t0 = 0; dx && t0 < nc; t0 += w.col_chunk) { /* col holds dcol (im2col's copy, if any, being done with) */
                 int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
-                gan__matmul(L, 1, 0, w.ckk, nt * w.plane, L->out_ch, L->W, w.ckk, dY + (size_t)t0 * w.plane, cols, 0,
-                            w.col, w.col_ld);
+                gan__matmul_w(L, Wp, 1, w.ckk, nt * w.plane, L->out_ch, L->W, w.ckk, dY + (size_t)t0 * w.plane, cols, 0,
+                              w.col, w.col_ld);
                 gan__unfold_batch(gan__col2im_part, dx + (size_t)(s0 + t0) * in_count, w.col, nt, &w);
             }
         }
@@ -2606,14 +2678,15 @@ static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
 {
     gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
+    const gan_float *Wp = gan__conv_weights(L, &w, 1, w.ckk, L->in_ch);
     int s0, t0;
     for (s0 = 0; s0 < f->n; s0 += w.chunk) {
         int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
         const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch, (size_t)w.plane);
         for (t0 = 0; t0 < nc; t0 += w.col_chunk) {
             int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
-            gan__matmul(L, 1, 0, w.ckk, nt * w.plane, L->in_ch, L->W, w.ckk, X + (size_t)t0 * w.plane, cols, 0, w.col,
-                        w.col_ld);
+            gan__matmul_w(L, Wp, 1, w.ckk, nt * w.plane, L->in_ch, L->W, w.ckk, X + (size_t)t0 * w.plane, cols, 0, w.col,
+                          w.col_ld);
             gan__unfold_batch(gan__col2im_part, f->y + (size_t)(s0 + t0) * out_count, w.col, nt, &w);
         }
     }
@@ -2626,6 +2699,7 @@ static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, cons
     gan__conv_work w = gan__conv_scratch(L, f->n);
     size_t in_count = gan__shape_count(L->in), out_count = gan__shape_count(L->out);
     gan_float *dx = b->dx[0];
+    const gan_float *Wp = dx ? gan__conv_weights(L, &w, 0, L->in_ch, w.ckk) : NULL;
     int s0;
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
@@ -2634,11 +2708,11 @@ static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, cons
             if (b->dparams) {
                 const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch,
                                                         (size_t)w.plane);
-                gan__matmul_columns(L, &w, 1, L->in_ch, w.ckk, cols, X, cols, 1, L->dW, w.ckk);
+                gan__matmul_columns(L, &w, NULL, 1, L->in_ch, w.ckk, cols, X, cols, 1, L->dW, w.ckk);
             }
             if (dx) {
                 gan_float *dX = dx + (size_t)s0 * in_count;
-                gan__matmul_columns(L, &w, 0, L->in_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? dX : w.side, cols);
+                gan__matmul_columns(L, &w, Wp, 0, L->in_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? dX : w.side, cols);
                 if (nc > 1) gan__batch_scatter(dX, w.side, nc, L->in_ch, (size_t)w.plane);
             }
         }
