@@ -255,9 +255,9 @@
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
-      - Threads split the GEMMs, col2im, BatchNorm, LayerNorm, the ReLUs, biases and the optimizer
-        update; other layers (Tanh, Sigmoid, joins, the penalty's LayerNorm passes) run on the calling
-        thread. The pool serves one calling thread at a time (a second one runs alone).
+      - Threads split the GEMMs, col2im, the norms, the activations, biases and the optimizer update;
+        the other layers (joins, pooling, Dropout, Embedding) and the penalty's LayerNorm passes run on
+        the calling thread. The pool serves one calling thread at a time (a second one runs alone).
       - The AVX2/AVX-512 kernels are x86-64 and float only; GAN_DOUBLE, other CPUs, tcc and MSVC get
         the baseline kernel.
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
@@ -1781,16 +1781,39 @@ static size_t gan__prepacked_count(int M, int K) { return (size_t)(M + GAN__MR_M
 
 /* op(A) (M x K) packed as the GEMM packs it, once for many products with the same A (a layer's
    weights over the chunks of a batch): K block p0 (of the kernels' KC) at dst + p0 M', M' = M
-   rounded up to whole panels of mr rows. */
-GAN__BODY void gan__prepack_a_body(gan_float *dst, const gan_float *A, int lda, int trans_a, int M, int K)
+   rounded up to whole panels of mr rows. The threads take ranges of K blocks. */
+typedef struct gan__prepack {
+    gan_float *dst;
+    const gan_float *A;
+    int lda, trans_a, M, K;
+} gan__prepack;
+
+GAN__BODY void gan__prepack_part_body(void *ctx, size_t lo, size_t hi)
 {
+    const gan__prepack *u = (const gan__prepack *)ctx;
     const gan__isa_info *isa = gan__isa();
-    int p0, m_pad = (M + isa->mr - 1) / isa->mr * isa->mr;
-    for (p0 = 0; p0 < K; p0 += isa->kc)
-        gan__pack_a(dst + (size_t)p0 * m_pad, A, lda, trans_a, 0, M, p0, K - p0 < isa->kc ? K - p0 : isa->kc, isa->mr, 1);
+    int m_pad = (u->M + isa->mr - 1) / isa->mr * isa->mr;
+    size_t blk;
+    for (blk = lo; blk < hi; blk++) {
+        int p0 = (int)blk * isa->kc;
+        gan__pack_a(u->dst + (size_t)p0 * m_pad, u->A, u->lda, u->trans_a, 0, u->M, p0,
+                    u->K - p0 < isa->kc ? u->K - p0 : isa->kc, isa->mr, 1);
+    }
 }
-GAN__WIDE(gan__prepack_a, (gan_float *dst, const gan_float *A, int lda, int trans_a, int M, int K),
-          (dst, A, lda, trans_a, M, K))
+GAN__WIDE(gan__prepack_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+static void gan__prepack_a(gan_float *dst, const gan_float *A, int lda, int trans_a, int M, int K)
+{
+    gan__prepack u;
+    int kc = gan__isa()->kc;
+    u.dst = dst;
+    u.A = A;
+    u.lda = lda;
+    u.trans_a = trans_a;
+    u.M = M;
+    u.K = K;
+    gan__parallel_for(gan__prepack_part, &u, (size_t)((K + kc - 1) / kc), (size_t)(GAN__ELEM_GRAIN / ((size_t)M * kc) + 1));
+}
 
 /* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
    so the micro-kernel always reads unit stride. Edge panels are zero-padded. The packing buffer is
@@ -3275,41 +3298,62 @@ static void gan__leaky_relu_backward(gan_layer *L, const gan__fwd *f, const gan_
 /* ---- Tanh, Sigmoid ---- */
 
 /* y = tanh(x) */
-static void gan__tanh_forward(gan_layer *L, const gan__fwd *f)
+GAN__BODY void gan__tanh_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
     const gan_float *GAN__RESTRICT x = f->x[0];
     gan_float *GAN__RESTRICT y = f->y;
-    for (j = 0; j < n; j++) y[j] = (gan_float)tanh((double)x[j]);
+    size_t j;
+    for (j = lo; j < hi; j++) y[j] = (gan_float)tanh((double)x[j]);
 }
+GAN__WIDE(gan__tanh_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__tanh_forward(gan_layer *L, const gan__fwd *f) { gan__elementwise(gan__tanh_forward_part, L, f, NULL); }
 
 /* dx = dy (1 - y^2), from the output */
-static void gan__tanh_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+GAN__BODY void gan__tanh_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
     const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
     gan_float *GAN__RESTRICT dx = b->dx[0];
-    if (!dx) return;
-    for (j = 0; j < n; j++) dx[j] = dy[j] * (1 - y[j] * y[j]);
+    size_t j;
+    for (j = lo; j < hi; j++) dx[j] = dy[j] * (1 - y[j] * y[j]);
+}
+GAN__WIDE(gan__tanh_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__tanh_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__elementwise(gan__tanh_backward_part, L, f, b);
 }
 
 /* y = 1 / (1 + exp(-x)), in double so large |x| saturates cleanly to 0 or 1 */
-static void gan__sigmoid_forward(gan_layer *L, const gan__fwd *f)
+GAN__BODY void gan__sigmoid_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
     const gan_float *GAN__RESTRICT x = f->x[0];
     gan_float *GAN__RESTRICT y = f->y;
-    for (j = 0; j < n; j++) y[j] = (gan_float)(1 / (1 + exp(-(double)x[j])));
+    size_t j;
+    for (j = lo; j < hi; j++) y[j] = (gan_float)(1 / (1 + exp(-(double)x[j])));
+}
+GAN__WIDE(gan__sigmoid_forward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__sigmoid_forward(gan_layer *L, const gan__fwd *f)
+{
+    gan__elementwise(gan__sigmoid_forward_part, L, f, NULL);
 }
 
 /* dx = dy y (1 - y), from the output */
-static void gan__sigmoid_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+GAN__BODY void gan__sigmoid_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
-    size_t j, n = (size_t)f->n * gan__shape_count(L->in);
+    const gan__fwd *f = ((const gan__elem_call *)ctx)->f;
+    const gan__bwd *b = ((const gan__elem_call *)ctx)->b;
     const gan_float *GAN__RESTRICT dy = b->dy, *GAN__RESTRICT y = f->y;
     gan_float *GAN__RESTRICT dx = b->dx[0];
-    if (!dx) return;
-    for (j = 0; j < n; j++) dx[j] = dy[j] * y[j] * (1 - y[j]);
+    size_t j;
+    for (j = lo; j < hi; j++) dx[j] = dy[j] * y[j] * (1 - y[j]);
+}
+GAN__WIDE(gan__sigmoid_backward_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+static void gan__sigmoid_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
+{
+    gan__elementwise(gan__sigmoid_backward_part, L, f, b);
 }
 
 /* Tanh and Sigmoid have y' = s(y) and y'' = s'(y) s(y): tanh s = 1 - y^2, s' = -2 y;

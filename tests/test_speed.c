@@ -17,7 +17,7 @@
      large enough to split (over columns, over rows, and transposed), and a mini DCGAN (Conv2d,
      BatchNorm, ConvTranspose2d, Linear) trained a few Adam steps at 1, 2 and 3 threads.
    - Every kernel set trains that DCGAN like the baseline, within tolerances stated where they are
-     checked; a convolution's batch of 30 (chunks of 21 and 9 samples, plane 7 x 7 = 49) gives each
+     checked; a convolution's batch of 30 (two chunks of 15 samples, plane 7 x 7 = 49) gives each
      sample what a batch of 1 gives it, within the rounding bound above applied to the convolution's
      own sums.
    - gan_gemm runs on a thread with a 64 KiB stack (it once kept ~100 KiB of packing buffers there).
@@ -836,7 +836,7 @@ static void conv_chunk_case(const conv_case *cc, int k)
     test_report(name, wy <= 1 && wdx <= 1 && wg <= 1,
                 "worst error / rounding bound: output %.3g, input gradient %.3g, parameter gradients %.3g", wy, wdx, wg);
     printf("# conv chunks %s %s (chunks of %d and %d, plane 49): worst error / bound: output %.3g, dL/dx %.3g, "
-           "dL/dparams %.3g\n", gan_isa_name(isa_list[k]), cc->name, (1024 + 48) / 49, CH_N - (1024 + 48) / 49, wy, wdx, wg);
+           "dL/dparams %.3g\n", gan_isa_name(isa_list[k]), cc->name, CH_N / 2, CH_N - CH_N / 2, wy, wdx, wg);
     free(x);
     free(ax);
     free(dy);
