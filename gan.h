@@ -710,13 +710,6 @@ GANDEF const char *gan_last_error(void);
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-/* gcc's -O2 vectorizes only loops whose trip count the vector width divides; the dynamic cost model
-   (the default at -O3) lets it vectorize the elementwise loops of any length, as clang does at -O2.
-   Vector loops round each element as the scalar loop does, and sums are never reordered. */
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
-#pragma GCC optimize("vect-cost-model=dynamic")
-#endif
-
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1180,10 +1173,19 @@ static const gan__isa_info *gan__isa(void)
 #else
 #define GAN__BODY static
 #endif
+/* gcc's -O2 vectorizes only loops whose trip count the vector width divides; the dynamic cost model
+   (the default at -O3) lets it vectorize these loops at any length, as clang does at -O2. Vector
+   loops round each element as the scalar loop does, and sums are never reordered. Only the AVX2 and
+   AVX-512 copies get it (and the one copy where there is no dispatch): compile time is the price. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#define GAN__VECTORIZE __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define GAN__VECTORIZE
+#endif
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
 #define GAN__WIDE(name, params, args)                                                                  \
-    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; }           \
-    __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                \
+    __attribute__((target("avx512f"))) GAN__VECTORIZE static void name##_avx512 params { name##_body args; } \
+    __attribute__((target("avx2"))) GAN__VECTORIZE static void name##_avx2 params { name##_body args; }     \
     static void name params                                                                            \
     {                                                                                                  \
         gan_isa isa_ = gan__isa()->isa;                                                                \
@@ -1193,7 +1195,7 @@ static const gan__isa_info *gan__isa(void)
     }
 #else
 #define GAN__WIDE(name, params, args) \
-    static void name params { name##_body args; }
+    GAN__VECTORIZE static void name params { name##_body args; }
 #endif
 
 /* Partial sums in double that a loop keeps side by side: value j of a run goes to sum j mod
