@@ -1,4 +1,4 @@
-/* gan.h - v0.3.0 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.3.1 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -251,7 +251,7 @@
       and set gan_last_error(), which names the node where there is one. The library never calls
       exit() and never prints unless you call gan_net_print.
 
-   LIMITATIONS (v0.3.0)
+   LIMITATIONS (v0.3.1)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -278,7 +278,7 @@
 
 #define GAN_VERSION_MAJOR 0
 #define GAN_VERSION_MINOR 3
-#define GAN_VERSION_PATCH 0
+#define GAN_VERSION_PATCH 1
 
 #ifndef GANDEF
 #ifdef GAN_STATIC
@@ -6015,6 +6015,11 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
 
 /*
    HISTORY
+      0.3.1  (2026-12)  speed: elementwise loops compiled per instruction set and vectorized, im2col
+                        windows gathered straight into the GEMM's panels, col2im as per-pixel sums,
+                        weights packed once per call, the remaining layers on the threads, threads
+                        that poll briefly before sleeping; memory: ReLU, LeakyReLU and BatchNorm in
+                        place, col2im's columns in small parts.
       0.3.0  (2026-12)  speed: GEMM micro-kernels for AVX-512, AVX2 and a baseline chosen at run time,
                         packing buffers in the arena, a thread pool (gan_set_threads) with the same
                         bits for any thread count, convolutions batched over chunks of samples,
