@@ -1781,6 +1781,7 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
 /* The values gan__prepack_a writes for an M x K op(A): every K block's panels of all rows. */
 static size_t gan__prepacked_count(int M, int K) { return (size_t)(M + GAN__MR_MAX) * (size_t)K; }
 
+#ifndef GAN__USER_GEMM /* a GAN_GEMM takes the weights as they are */
 /* op(A) (M x K) packed as the GEMM packs it, once for many products with the same A (a layer's
    weights over the chunks of a batch): K block p0 (of the kernels' KC) at dst + p0 M', M' = M
    rounded up to whole panels of mr rows. The threads take ranges of K blocks. */
@@ -1816,6 +1817,7 @@ static void gan__prepack_a(gan_float *dst, const gan_float *A, int lda, int tran
     u.K = K;
     gan__parallel_for(gan__prepack_part, &u, (size_t)((K + kc - 1) / kc), (size_t)(GAN__ELEM_GRAIN / ((size_t)M * kc) + 1));
 }
+#endif
 
 /* C (M x N) = alpha op(A) op(B) + beta C, packed and blocked; the transposes are absorbed by packing,
    so the micro-kernel always reads unit stride. Edge panels are zero-padded. The packing buffer is
@@ -2553,32 +2555,31 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     return w;
 }
 
-/* im2col or col2im of the samples of one chunk, in parallel: sample s has columns s plane onwards
-   of the column matrix (rows w->col_ld apart). im2col reads the chunk's images at `in` into columns at
-   `out`; col2im reads columns at `in` and overwrites the chunk's images at `out`. */
+/* im2col or col2im of samples of one chunk, in parallel: the i-th has columns i plane onwards of the
+   column matrix (rows w->col_ld apart). im2col reads the chunk's images at `in` (samples first
+   onwards) into columns at `out`; col2im reads columns at `in` and overwrites images at `out`. */
 typedef struct gan__unfold {
     gan_float *out;
     const gan_float *in;
+    int first;
     const gan__conv_work *w;
 } gan__unfold;
 
-#ifdef GAN__USER_GEMM
 static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
 {
     const gan__unfold *u = (const gan__unfold *)ctx;
     const gan__conv_work *w = u->w;
-    int s, c, kk, pos;
-    for (s = (int)lo; s < (int)hi; s++)
+    int i, c, kk, pos;
+    for (i = (int)lo; i < (int)hi; i++)
         for (c = 0; c < w->g.c; c++) {
             const gan_float *GAN__RESTRICT xc = u->in + (size_t)c * w->im.hw;
             for (kk = 0; kk < w->im.kk_n; kk++) {
-                gan_float *GAN__RESTRICT row = u->out + (size_t)(c * w->im.kk_n + kk) * w->col_ld + (size_t)s * w->plane;
-                const int *GAN__RESTRICT t = w->im.window + (size_t)kk * w->im.ld + (size_t)s * w->plane;
+                gan_float *GAN__RESTRICT row = u->out + (size_t)(c * w->im.kk_n + kk) * w->col_ld + (size_t)i * w->plane;
+                const int *GAN__RESTRICT t = w->im.window + (size_t)kk * w->im.ld + (size_t)(u->first + i) * w->plane;
                 for (pos = 0; pos < w->plane; pos++) row[pos] = t[pos] >= 0 ? xc[t[pos]] : 0;
             }
         }
 }
-#endif
 
 /* x = col2im(col), sample by sample: each input value the sum of the column values that read it, in
    increasing kernel offset, as a scatter-add into zeros would add them. */
@@ -2601,12 +2602,14 @@ GAN__BODY void gan__col2im_part_body(void *ctx, size_t lo, size_t hi)
 }
 GAN__WIDE(gan__col2im_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
-/* part (gan__im2col_part or gan__col2im_part) over the nc samples of a chunk. */
-static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_float *in, int nc, const gan__conv_work *w)
+/* part (gan__im2col_part or gan__col2im_part) over nc samples of a chunk, from sample `first` (im2col). */
+static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_float *in, int first, int nc,
+                              const gan__conv_work *w)
 {
     gan__unfold u;
     u.out = out;
     u.in = in;
+    u.first = first;
     u.w = w;
     gan__parallel_for(part, &u, (size_t)nc, 1);
 }
@@ -2617,7 +2620,7 @@ static void gan__conv_columns(gan__conv_work *w, const gan_float *x, int nc)
 {
     w->im.x = x;
 #ifdef GAN__USER_GEMM
-    gan__unfold_batch(gan__im2col_part, w->col, x, nc, w);
+    gan__unfold_batch(gan__im2col_part, w->col, x, 0, nc, w);
 #else
     (void)nc;
 #endif
@@ -2635,6 +2638,28 @@ static void gan__matmul_columns(const gan_layer *L, const gan__conv_work *w, con
 #else
     gan__gemm_packed(L->pack, 0, trans_b, M, N, K, 1, A, lda, Wp, NULL, 0, &w->im, beta, C, ldc);
 #endif
+}
+
+/* dW (M x ckk) += A (M x the chunk's columns, rows lda apart) im2col(x)^T over the chunk's nc images at
+   x. When ckk is narrower than a tile (a first layer's one channel) the gathered operand would fill a
+   quarter of each tile, so im2col fills col2im's columns part by part instead, and the packed GEMM
+   computes each part transposed, in full tiles. */
+static void gan__conv_dW(const gan_layer *L, gan__conv_work *w, const gan_float *x, int nc, int M, const gan_float *A,
+                         int lda, gan_float *dW)
+{
+#ifndef GAN__USER_GEMM
+    int t0;
+    if (w->ckk < gan__isa()->nr && M > w->ckk) {
+        for (t0 = 0; t0 < nc; t0 += w->col_chunk) {
+            int nt = nc - t0 < w->col_chunk ? nc - t0 : w->col_chunk;
+            gan__unfold_batch(gan__im2col_part, w->col, x, t0, nt, w);
+            gan__matmul(L, 0, 1, M, w->ckk, nt * w->plane, A + (size_t)t0 * w->plane, lda, w->col, w->col_ld, 1, dW, w->ckk);
+        }
+        return;
+    }
+#endif
+    gan__conv_columns(w, x, nc);
+    gan__matmul_columns(L, w, NULL, 1, M, w->ckk, nc * w->plane, A, lda, 1, dW, w->ckk);
 }
 
 /* The layer's weights as the GEMM's A, op(W) = W (trans_a 0) or W^T, M x K: packed once for all the
@@ -2683,15 +2708,12 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
             const gan_float *dY = gan__batch_operand(w.side, b->dy + (size_t)s0 * out_count, nc, L->out_ch, (size_t)w.plane);
-            if (b->dparams) {
-                gan__conv_columns(&w, f->x[0] + (size_t)s0 * in_count, nc);
-                gan__matmul_columns(L, &w, NULL, 1, L->out_ch, w.ckk, cols, dY, cols, 1, L->dW, w.ckk);
-            }
+            if (b->dparams) gan__conv_dW(L, &w, f->x[0] + (size_t)s0 * in_count, nc, L->out_ch, dY, cols, L->dW);
             for (t0 = 0; dx && t0 < nc; t0 += w.col_chunk) { /* col holds dcol (im2col's copy, if any, being done with) */
                 int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
                 gan__matmul_w(L, Wp, 1, w.ckk, nt * w.plane, L->out_ch, L->W, w.ckk, dY + (size_t)t0 * w.plane, cols, 0,
                               w.col, w.col_ld);
-                gan__unfold_batch(gan__col2im_part, dx + (size_t)(s0 + t0) * in_count, w.col, nt, &w);
+                gan__unfold_batch(gan__col2im_part, dx + (size_t)(s0 + t0) * in_count, w.col, 0, nt, &w);
             }
         }
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)w.plane);
@@ -2712,7 +2734,7 @@ static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
             int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
             gan__matmul_w(L, Wp, 1, w.ckk, nt * w.plane, L->in_ch, L->W, w.ckk, X + (size_t)t0 * w.plane, cols, 0, w.col,
                           w.col_ld);
-            gan__unfold_batch(gan__col2im_part, f->y + (size_t)(s0 + t0) * out_count, w.col, nt, &w);
+            gan__unfold_batch(gan__col2im_part, f->y + (size_t)(s0 + t0) * out_count, w.col, 0, nt, &w);
         }
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);
@@ -2729,13 +2751,13 @@ static void gan__conv_transpose2d_backward(gan_layer *L, const gan__fwd *f, cons
     if (b->dparams || dx)
         for (s0 = 0; s0 < f->n; s0 += w.chunk) {
             int nc = f->n - s0 < w.chunk ? f->n - s0 : w.chunk, cols = nc * w.plane;
-            gan__conv_columns(&w, b->dy + (size_t)s0 * out_count, nc);
             if (b->dparams) {
                 const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch,
                                                         (size_t)w.plane);
-                gan__matmul_columns(L, &w, NULL, 1, L->in_ch, w.ckk, cols, X, cols, 1, L->dW, w.ckk);
+                gan__conv_dW(L, &w, b->dy + (size_t)s0 * out_count, nc, L->in_ch, X, cols, L->dW);
             }
             if (dx) {
+                gan__conv_columns(&w, b->dy + (size_t)s0 * out_count, nc);
                 gan_float *dX = dx + (size_t)s0 * in_count;
                 gan__matmul_columns(L, &w, Wp, 0, L->in_ch, cols, w.ckk, L->W, w.ckk, 0, nc == 1 ? dX : w.side, cols);
                 if (nc > 1) gan__batch_scatter(dX, w.side, nc, L->in_ch, (size_t)w.plane);
