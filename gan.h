@@ -1219,9 +1219,15 @@ static const gan__isa_info *gan__isa(void)
         }                                                                                              \
     } while (0)
 
+/* The sum of the GAN__LANES partial sums, pairwise: ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)). */
 GAN__BODY double gan__lanes_total(const double *acc)
 {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    double t[GAN__LANES];
+    int l, w;
+    for (l = 0; l < GAN__LANES; l++) t[l] = acc[l];
+    for (w = 1; w < GAN__LANES; w *= 2)
+        for (l = 0; l + w < GAN__LANES; l += 2 * w) t[l] += t[l + w];
+    return t[0];
 }
 
 /* Values per thread below which an elementwise layer runs on one thread. */
@@ -1778,9 +1784,6 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     gan__parallel(gan__gemm_part, &job, nt);
 }
 
-/* The values gan__prepack_a writes for an M x K op(A): every K block's panels of all rows. */
-static size_t gan__prepacked_count(int M, int K) { return (size_t)(M + GAN__MR_MAX) * (size_t)K; }
-
 #ifndef GAN__USER_GEMM /* a GAN_GEMM takes the weights as they are */
 /* op(A) (M x K) packed as the GEMM packs it, once for many products with the same A (a layer's
    weights over the chunks of a batch): K block p0 (of the kernels' KC) at dst + p0 M', M' = M
@@ -2311,6 +2314,14 @@ static int gan__conv_even_chunk(int most, int n)
     return n > most ? (n + pieces - 1) / pieces : most;
 }
 
+/* Values of a convolution's prepacked weights, op(W) = W (other x ckk) or W^T: gan__prepack_a
+   writes every K block's panels of all rows, M rounded up to a panel, so (M + a panel) K either way. */
+static size_t gan__conv_wpack_count(size_t ckk, size_t other)
+{
+    size_t as_w = gan__mul(gan__add(other, GAN__MR_MAX), ckk), as_wt = gan__mul(gan__add(ckk, GAN__MR_MAX), other);
+    return as_w > as_wt ? as_w : as_wt;
+}
+
 /* Output size of both convolutions (PyTorch's formulas), weight and bias counts, and the im2col
    scratch: a (C k k) x (OH OW) matrix over the side of the convolution that im2col reads. The GEMM
    takes int sizes, so c k k and oh ow must fit in an int. */
@@ -2351,11 +2362,7 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
                                                                         (size_t)gan__col_chunk(g.oh * g.ow, s->work_chunk))),
                              gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk + 1)),
                                       (size_t)g.h * g.w + 1));
-    { /* and the weights prepacked, as op(W) = W or W^T: (M + a panel) K values either way round */
-        size_t ckk = gan__mul((size_t)g.c, kk), other = (size_t)(conv ? L->out_ch : L->in_ch);
-        size_t as_w = gan__mul(gan__add(other, GAN__MR_MAX), ckk), as_wt = gan__mul(gan__add(ckk, GAN__MR_MAX), other);
-        s->work_fixed = gan__add(s->work_fixed, as_w > as_wt ? as_w : as_wt);
-    }
+    s->work_fixed = gan__add(s->work_fixed, gan__conv_wpack_count(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)));
     return NULL;
 }
 
@@ -2453,22 +2460,16 @@ static void gan__regroup_batch(gan_float *dst, const gan_float *src, int n, int 
     gan__parallel_for(gan__regroup_part, &u, (size_t)n * channels, GAN__ELEM_GRAIN / (plane + 1) + 1);
 }
 
-/* dst (C, n plane) = src (n, C, plane): the channels of n samples side by side, a GEMM's operand. */
-static void gan__batch_gather(gan_float *dst, const gan_float *src, int n, int channels, size_t plane)
-{
-    gan__regroup_batch(dst, src, n, channels, plane, 1);
-}
-
-/* The chunk's n samples at src as a GEMM operand (C, n plane): src itself for one sample, else
-   gathered into side. */
+/* The chunk's n samples at src (n, C, plane) as a GEMM operand (C, n plane): src itself for one
+   sample, else gathered into side. */
 static const gan_float *gan__batch_operand(gan_float *side, const gan_float *src, int n, int channels, size_t plane)
 {
     if (n == 1) return src;
-    gan__batch_gather(side, src, n, channels, plane);
+    gan__regroup_batch(side, src, n, channels, plane, 1);
     return side;
 }
 
-/* dst (n, C, plane) = src (C, n plane): gan__batch_gather's inverse. */
+/* dst (n, C, plane) = src (C, n plane): gan__batch_operand's gather undone. */
 static void gan__batch_scatter(gan_float *dst, const gan_float *src, int n, int channels, size_t plane)
 {
     gan__regroup_batch(dst, src, n, channels, plane, 0);
@@ -2539,10 +2540,7 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.side = L->work;
     w.col = w.side + (size_t)w.other_ch * w.chunk * w.plane;
     w.wpack = w.col + (size_t)w.ckk * w.col_ld;
-    {
-        size_t as_w = gan__prepacked_count(w.other_ch, w.ckk), as_wt = gan__prepacked_count(w.ckk, w.other_ch);
-        window = (int *)(void *)(w.wpack + (as_w > as_wt ? as_w : as_wt));
-    }
+    window = (int *)(void *)(w.wpack + gan__conv_wpack_count((size_t)w.ckk, (size_t)w.other_ch));
     gan__window_table(window, &w.g, w.chunk, w.count);
     w.im.x = NULL;
     w.im.window = window;
@@ -2806,11 +2804,6 @@ static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_
     return NULL;
 }
 
-/* Batch statistics (training, or GAN__BATCH_STATS): per channel c over the m = N H W values, mean and
-   biased var; in training the running estimates move: running = (1 - momentum) running + momentum
-   (mean, var m / (m - 1)). Evaluation: the running estimates. saved = [mean (C), 1/sqrt(var + eps) (C)],
-   the statistics the output is normalized with; y = gamma (x - mean) / sqrt(var + eps) + beta. */
-
 /* Channels BatchNorm handles side by side when a channel's plane is shorter than GAN__LANES (a
    BatchNorm over features has plane 1): the loops then run across channels. */
 #define GAN__BN_BLOCK 64
@@ -2826,8 +2819,6 @@ static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_
             for (j_ = 0; j_ < (plane); j_++)                                                           \
                 for (b_ = 0; b_ < (nb); b_++) {                                                        \
                     size_t at = ((size_t)i_ * (C) + (c0) + b_) * (plane) + j_;                          \
-                    int c = (c0) + b_;                                                                 \
-                    (void)c;                                                                           \
                     (sum)[b_] += (expr);                                                               \
                 }                                                                                      \
     } while (0)
@@ -2853,6 +2844,10 @@ GAN__BODY void gan__bn_affine(gan_float *y, const gan_float *x, const gan_float 
             }
 }
 
+/* Batch statistics (training, or GAN__BATCH_STATS): per channel c over the m = N H W values, mean and
+   biased var; in training the running estimates move: running = (1 - momentum) running + momentum
+   (mean, var m / (m - 1)). Evaluation: the running estimates. saved = [mean (C), 1/sqrt(var + eps) (C)],
+   the statistics the output is normalized with; y = gamma (x - mean) / sqrt(var + eps) + beta. */
 GAN__BODY void gan__batchnorm_forward_part_body(void *ctx, size_t lo, size_t hi)
 {
     gan_layer *L = ((const gan__elem_call *)ctx)->L;
@@ -2920,10 +2915,6 @@ static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
     gan__layer_parallel(gan__batchnorm_forward_part, L, f, NULL, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
 }
 
-/* xhat = (x - mean) invstd; dgamma += sum dy xhat; dbeta += sum dy;
-   training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
-   evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
-   they also go into the parameter gradients. */
 /* dx = g (dy - mean(dy) - xhat mean(dy xhat)) over channels [c0, c0 + nb), the per-channel values
    indexed from c0. dx may be dy (the backward works in place), as in gan__bn_affine. */
 GAN__BODY void gan__bn_dx(gan_float *dx, const gan_float *dy, const gan_float *GAN__RESTRICT x,
@@ -2951,6 +2942,10 @@ GAN__BODY void gan__bn_dx(gan_float *dx, const gan_float *dy, const gan_float *G
             }
 }
 
+/* xhat = (x - mean) invstd; dgamma += sum dy xhat; dbeta += sum dy;
+   training: dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)) (the batch statistics depend on x);
+   evaluation: dx = gamma invstd dy. The sums are needed for dx either way; dparams says whether
+   they also go into the parameter gradients. */
 GAN__BODY void gan__batchnorm_backward_part_body(void *ctx, size_t lo, size_t hi)
 {
     gan_layer *L = ((const gan__elem_call *)ctx)->L;
@@ -2967,7 +2962,7 @@ GAN__BODY void gan__batchnorm_backward_part_body(void *ctx, size_t lo, size_t hi
         int nb = (int)hi - c0 < GAN__BN_BLOCK ? (int)hi - c0 : GAN__BN_BLOCK;
         if (plane < GAN__LANES) {
             GAN__BN_CROSS_SUM(sum_dy, c0, nb, n, C, plane, dy[at]);
-            GAN__BN_CROSS_SUM(sum_dy_xhat, c0, nb, n, C, plane, dy[at] * (x[at] - mean[c]) * invstd[c]);
+            GAN__BN_CROSS_SUM(sum_dy_xhat, c0, nb, n, C, plane, dy[at] * (x[at] - mean[c0 + b_]) * invstd[c0 + b_]);
         } else
             for (b = 0; b < nb; b++) {
                 double a_dy[GAN__LANES] = { 0 }, a_dy_xhat[GAN__LANES] = { 0 };
@@ -4745,7 +4740,7 @@ static int gan__in_place_source(const gan__plan *P, int k, int training)
 
 /* The node whose gradient buffer node k's backward may write dL/dx over its dL/dy in, or -1: k works
    in place, and its one input is a layer that passes dL/dx on to nothing else (k is its only
-   consumer and writes its buffer first) and is not a network output (seeded from outside). */
+   consumer and writes its buffer first: a network output, seeded from outside, never has such an edge). */
 static int gan__in_place_grad(const gan__plan *P, int k)
 {
     const gan__pnode *nd = &P->nodes[k], *src;
@@ -4753,7 +4748,7 @@ static int gan__in_place_grad(const gan__plan *P, int k)
     if (!nd->layer || !nd->reaches || nd->n_in != 1 || !(gan__ops[nd->layer->kind].flags & GAN__IN_PLACE)) return -1;
     ed = &P->edges[nd->first_in];
     src = &P->nodes[ed->src];
-    if (!ed->diff || ed->own || !src->layer || !src->reaches || src->is_output || src->n_out != 1 || src->count != nd->count)
+    if (!ed->diff || ed->own || !src->layer || !src->reaches || src->n_out != 1 || src->count != nd->count)
         return -1;
     return ed->src;
 }
