@@ -432,6 +432,7 @@ typedef struct gan_layer {
     gan_shape to;               /* Reshape: target shape */
     gan_float lr_mult;          /* the optimizer's learning rate is multiplied by this for this layer (1) */
     int frozen;                 /* 1: no parameter gradients and no optimizer updates (0) */
+    int spectral;               /* 1: W is used divided by its largest singular value (gan_spectral_norm) */
     /* per-sample shapes, fixed when the layer joins a network (in: its first input's) */
     gan_shape in, out;
     int max_batch;
@@ -445,6 +446,9 @@ typedef struct gan_layer {
     gan_float *pack;            /* the GEMM's packing buffer, shared likewise */
     int last_training;          /* mode of the last gan_layer_forward: 1 training, 0 evaluation */
     gan_rng rng;                /* Dropout's own stream, seeded when the network is built: training state */
+    gan_float *sn_u, *sn_v;     /* spectral norm: the power iteration's unit vectors (training state) */
+    gan_float *sn_w, *sn_dw;    /* ... W / sigma as the kernels see it, and dL/d(W / sigma) of one backward */
+    gan_float sn_sigma;         /* ... sigma of the last forward that was not sampling */
 } gan_layer;
 
 GANDEF gan_layer gan_linear(int in_features, int out_features);
@@ -467,6 +471,12 @@ GANDEF gan_layer gan_scale(gan_float factor);   /* y = factor x */
 GANDEF gan_layer gan_embedding(int classes, int dim);
 GANDEF gan_layer gan_no_bias(gan_layer layer);  /* Linear, Conv2d, ConvTranspose2d without bias */
 GANDEF gan_layer gan_no_affine(gan_layer layer); /* BatchNorm, LayerNorm without weight and bias */
+/* Linear or Conv2d with spectral normalization (Miyato et al. 2018), as torch.nn.utils.spectral_norm:
+   the layer uses W / sigma, sigma = u^T W v estimated by one power iteration per forward that is not
+   sampling (v = W^T u / ||W^T u||, u = W v / ||W v||, W seen as out x (in k k)), with u and v kept
+   as training state; sampling and evaluation mode reuse u and v without updating them. Gradients
+   flow through sigma with u and v held fixed. In a network only (not gan_layer_forward). */
+GANDEF gan_layer gan_spectral_norm(gan_layer layer);
 
 /* y = layer(x) for a layer with one input. training: 1 uses batch statistics (BatchNorm) and drops
    (Dropout); 0 does not. y must have the layer's output shape and x's batch, and must not overlap x. */
@@ -680,6 +690,134 @@ GANDEF gan_param gan_net_buffer(gan_net *net, int i);
 /* One line per node (its name, kind, inputs, output shape, parameters), then the totals and the arena. */
 GANDEF void      gan_net_print(const gan_net *net, FILE *f);
 #endif
+
+/* ---- train ------------------------------------------------------------------------------------- */
+
+/* The adversarial losses, on D's raw outputs (logits for the first two). With r = D(x) on a real
+   sample and f = D(G(z)) on a generated one, each term a mean over its batch:
+      GAN_LOSS_MINIMAX         L_D = softplus(-r) + softplus(f)     L_G = -softplus(f)     Goodfellow et al. 2014
+      GAN_LOSS_NONSATURATING   L_D the same                         L_G = softplus(-f)     (log D trick, same paper)
+      GAN_LOSS_LEAST_SQUARES   L_D = (r - 1)^2 / 2 + f^2 / 2        L_G = (f - 1)^2 / 2    Mao et al. 2017 (a, b, c = 0, 1, 1)
+      GAN_LOSS_HINGE           L_D = max(0, 1 - r) + max(0, 1 + f)  L_G = -f               Lim & Ye 2017, Miyato et al. 2018
+      GAN_LOSS_WASSERSTEIN     L_D = f - r                          L_G = -f               Arjovsky et al. 2017
+   softplus(-r) + softplus(f) is BCE-with-logits against 1 for r and 0 for f, and -softplus(f) is
+   log(1 - sigmoid(f)). */
+typedef enum gan_loss {
+    GAN_LOSS_MINIMAX,
+    GAN_LOSS_NONSATURATING,
+    GAN_LOSS_LEAST_SQUARES,
+    GAN_LOSS_HINGE,
+    GAN_LOSS_WASSERSTEIN
+} gan_loss;
+
+/* L_D of n real and n fake outputs; writes d_real_grad = dL_D/dr and d_fake_grad = dL_D/df (either
+   may be NULL). n_real and n_fake may differ. */
+GANDEF gan_float gan_loss_d(gan_float *d_real_grad, gan_float *d_fake_grad, const gan_float *real, size_t n_real,
+                            const gan_float *fake, size_t n_fake, gan_loss loss);
+/* L_G of n fake outputs; writes grad = dL_G/df (or not, when NULL). */
+GANDEF gan_float gan_loss_g(gan_float *grad, const gan_float *fake, size_t n, gan_loss loss);
+GANDEF const char *gan_loss_name(gan_loss loss);
+
+/* The recipes of the papers, as complete settings (gan_default_train): the loss, the penalty, weight
+   clipping, critic steps and both optimizers.
+      GAN_FAMILY_MINIMAX, _NONSATURATING, _LEAST_SQUARES, _HINGE   Adam(2e-4, 0.5, 0.999) (DCGAN), 1 D step
+      GAN_FAMILY_WGAN     Wasserstein loss, RMSProp(5e-5) for both, D's parameters clipped to +-0.01
+                          after each D step, 5 D steps per G step (Arjovsky et al. 2017, Algorithm 1)
+      GAN_FAMILY_WGAN_GP  Wasserstein loss, penalty 10 (||grad D(x_hat)|| - 1)^2 at x_hat = e x + (1 - e) G(z),
+                          e ~ U(0, 1) per sample, Adam(1e-4, 0, 0.9), 5 D steps (Gulrajani et al. 2017)
+      GAN_FAMILY_R1       non-saturating loss, penalty 10 / 2 ||grad D(x)||^2 on the real batch,
+                          Adam(1e-4, 0, 0.99), 1 D step (Mescheder et al. 2018) */
+typedef enum gan_family {
+    GAN_FAMILY_MINIMAX,
+    GAN_FAMILY_NONSATURATING,
+    GAN_FAMILY_LEAST_SQUARES,
+    GAN_FAMILY_HINGE,
+    GAN_FAMILY_WGAN,
+    GAN_FAMILY_WGAN_GP,
+    GAN_FAMILY_R1
+} gan_family;
+
+#define GAN_FAMILY_COUNT 7
+
+/* Short names for command lines: "minimax", "ns", "lsgan", "hinge", "wgan", "wgan-gp", "r1". */
+GANDEF const char *gan_family_name(gan_family family);
+/* The family of a short name: 1, or 0 with gan_last_error() listing the names. */
+GANDEF int gan_family_parse(gan_family *family, const char *name);
+
+/* Everything a GAN step needs to know besides the networks. gan_default_train fills it. */
+typedef struct gan_train_config {
+    gan_loss loss;
+    gan_penalty_kind penalty;   /* applied to D when penalty_weight > 0 */
+    gan_float penalty_weight;   /* lambda of WGAN-GP, gamma of R1; 0: no penalty */
+    gan_float clip;             /* > 0: every D parameter clamped to [-clip, clip] after each D step */
+    int n_critic;               /* D steps per G step (1) */
+    int batch;                  /* samples in each real batch, each fake batch and the G step's batch (64) */
+    int pack;                   /* PacGAN: D judges pack samples joined along channels; 1: off */
+    int classes;                /* > 0: conditional, labels in [0, classes) are G's and D's input 1; 0 */
+    gan_optim opt_g, opt_d;
+    gan_float ema_decay;        /* G_ema = decay G_ema + (1 - decay) G after each G step; 0: no EMA */
+    uint64_t seed;              /* the trainer's own stream: noise, labels, interpolation weights (1) */
+} gan_train_config;
+
+GANDEF gan_train_config gan_default_train(gan_family family);
+
+/* Fills x with n real samples (n c h w values in [-1, 1], the shape of G's output) and, for a
+   conditional GAN, labels with their n class indices (else labels is NULL). 1, or 0 on failure.
+   gan_loader_real is one. */
+typedef int (*gan_real_fn)(void *user, gan_float *x, gan_float *labels, int n);
+
+/* What one GAN step reports (the D figures are those of its last D step). */
+typedef struct gan_step_stats {
+    gan_float d_loss;       /* L_D, without the penalty */
+    gan_float g_loss;       /* L_G */
+    gan_float d_real;       /* mean D(x): sigmoid of the logits for MINIMAX and NONSATURATING, raw otherwise */
+    gan_float d_fake;       /* mean D(G(z)) before D's step, likewise */
+    gan_float penalty;      /* the penalty's value, weight included (0 without one) */
+    gan_float d_grad_norm;  /* ||dL_D/dtheta_D|| (penalty included) before D's step */
+    gan_float g_grad_norm;  /* ||dL_G/dtheta_G|| before G's step */
+} gan_step_stats;
+
+/* A GAN in training: the two networks (not owned), the settings, the trainer's random stream and
+   the batches it fills. */
+typedef struct gan_trainer {
+    gan_net *G, *D, *G_ema;     /* G_ema may be NULL (then cfg.ema_decay must be 0) */
+    gan_train_config cfg;
+    gan_rng rng;
+    int64_t steps;              /* G steps taken */
+    int64_t d_steps;            /* D steps taken */
+    int64_t real_seen;          /* real samples drawn; / the data set's size = epochs */
+    gan_shape z_shape, x_shape; /* G's input 0, G's output (= D's input 0 unpacked) */
+    size_t z_count, x_count;    /* their values per sample */
+    gan_float *block;           /* one allocation for the buffers below */
+    gan_float *z, *x_real, *x_mix, *y_real, *y_fake, *d_grad;
+} gan_trainer;
+
+/* A trainer for G and D (and G_ema, built from the same graph as G, or NULL). It checks that they fit
+   (G's output is D's input, unpacked; conditional networks take the label as input 1; D's first
+   output is one value per sample; max_batch covers batch, and batch / pack for D), sets cfg's
+   optimizers on G and D (fresh moments), and copies G into G_ema. NULL with gan_last_error(). */
+GANDEF gan_trainer *gan_trainer_create(gan_net *G, gan_net *D, gan_net *G_ema, const gan_train_config *cfg);
+GANDEF void gan_trainer_free(gan_trainer *t);   /* not the networks */
+
+/* One G step and the n_critic D steps before it, with real batches from real(user, ...):
+      for each D step:  x = a real batch (and its labels y); z ~ N(0, 1); x~ = G(z, y)
+                        D's gradients cleared; L_D from D(x) and D(x~), backward into D
+                        (+ the penalty at x_hat = e x + (1 - e) x~, at x for R1, at x~ for R2)
+                        D steps (then clipping)
+      the G step:       D(x~) again with D's new parameters (n_critic = 1: the last x~, as PyTorch's
+                        DCGAN example does; else a new z and labels drawn uniformly); L_G; dL/dx~
+                        through D, leaving D's gradients alone, handed to G; G steps; G_ema follows.
+   A conditional D step generates with the real batch's labels, so both batches have the same classes
+   and an interpolate one label. Packing: D's input is pack consecutive samples joined along
+   channels, so D sees batch / pack samples (unconditional GANs only). Networks stay in training mode.
+   stats may be NULL. 1, or 0 with gan_last_error() (the callback failed, or a network refused). */
+GANDEF int gan_train_step(gan_trainer *t, gan_step_stats *stats, gan_real_fn real, void *user);
+
+/* Samples from G_ema when there is one, else G: y (n samples of G's output) from z (n samples of G's
+   input) and, when conditional, labels (n class indices). stats as gan_net_infer. 1, or 0 with
+   gan_last_error(). */
+GANDEF int gan_trainer_sample(gan_trainer *t, gan_tensor *y, const gan_tensor *z, const gan_float *labels,
+                              gan_stats stats);
 
 /* ---- errors ------------------------------------------------------------------------------------ */
 
@@ -2069,6 +2207,13 @@ GANDEF gan_layer gan_no_bias(gan_layer layer)
     GAN_ASSERT((layer.kind == GAN_LINEAR || layer.kind == GAN_CONV2D || layer.kind == GAN_CONV_TRANSPOSE2D)
                && "gan_no_bias applies to Linear, Conv2d and ConvTranspose2d");
     layer.has_bias = 0;
+    return layer;
+}
+
+GANDEF gan_layer gan_spectral_norm(gan_layer layer)
+{
+    GAN_ASSERT((layer.kind == GAN_LINEAR || layer.kind == GAN_CONV2D) && "gan_spectral_norm applies to Linear and Conv2d");
+    layer.spectral = 1;
     return layer;
 }
 
@@ -4006,6 +4151,7 @@ GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, 
     gan__check_io(L, x, L->in);
     gan__check_io(L, y, L->out);
     GAN_ASSERT(gan__ops[L->kind].arity == 1 && "gan_layer_forward runs one-input layers; joins run in a graph");
+    GAN_ASSERT(!L->spectral && "a spectrally normalized layer keeps u and v in a network's arena: run it in one");
     GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
     GAN_ASSERT(y->data != x->data && "layers do not run in place: y must not be x");
     xs[0] = x->data;
@@ -4025,6 +4171,7 @@ GANDEF void gan_layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *d
     gan__check_io(L, x, L->in);
     gan__check_io(L, y, L->out);
     GAN_ASSERT(gan__ops[L->kind].arity == 1 && "gan_layer_backward runs one-input layers; joins run in a graph");
+    GAN_ASSERT(!L->spectral && "a spectrally normalized layer keeps u and v in a network's arena: run it in one");
     GAN_ASSERT(x->n == dy->n && y->n == dy->n && "dy, x and y must have one batch size");
     if (dx) {
         gan__check_io(L, dx, L->in);
@@ -4933,6 +5080,123 @@ static int gan__names_unique(const gan__plan *P, const gan__sizes *sizes)
     return 1;
 }
 
+/* ---- spectral normalization ---- */
+
+/* torch.nn.functional.normalize's floor under a vector's norm */
+#define GAN__SN_EPS 1e-12
+
+/* x = x / max(||x||, eps) */
+static void gan__sn_normalize(gan_float *x, size_t n)
+{
+    double sum = 0, norm;
+    size_t j;
+    for (j = 0; j < n; j++) sum += (double)x[j] * x[j];
+    norm = sqrt(sum);
+    if (norm < GAN__SN_EPS) norm = GAN__SN_EPS;
+    for (j = 0; j < n; j++) x[j] = (gan_float)(x[j] / norm);
+}
+
+/* W (out x in k k) -> sn_w = W / sigma with sigma = u^T W v; when `update`, one power iteration
+   first: v = W^T u / ||W^T u||, then u = W v / ||W v||. Returns sigma. */
+static double gan__sn_weight(gan_layer *L, int update)
+{
+    size_t rows = (size_t)L->out_ch, cols = L->nW / rows, i, j;
+    const gan_float *W = L->W;
+    gan_float *u = L->sn_u, *v = L->sn_v;
+    double sigma = 0;
+    if (update) {
+        memset(v, 0, cols * sizeof(gan_float));
+        for (i = 0; i < rows; i++) gan__axpy_row(v, W + i * cols, u[i], (int)cols);
+        gan__sn_normalize(v, cols);
+        for (i = 0; i < rows; i++) {
+            double dot = 0;
+            for (j = 0; j < cols; j++) dot += (double)W[i * cols + j] * v[j];
+            u[i] = (gan_float)dot;
+        }
+        gan__sn_normalize(u, rows);
+    }
+    for (i = 0; i < rows; i++) {
+        double dot = 0;
+        for (j = 0; j < cols; j++) dot += (double)W[i * cols + j] * v[j];
+        sigma += u[i] * dot;
+    }
+    for (j = 0; j < L->nW; j++) L->sn_w[j] = (gan_float)(W[j] / sigma);
+    return sigma;
+}
+
+/* dL/dW += (G - <G, W / sigma> u v^T) / sigma for G = dL/d(W / sigma): with u and v held fixed,
+   dsigma/dW = u v^T. */
+static void gan__sn_fold(gan_layer *L)
+{
+    size_t rows = (size_t)L->out_ch, cols = L->nW / rows, i, j;
+    const gan_float *G = L->sn_dw, *Wn = L->sn_w, *u = L->sn_u, *v = L->sn_v;
+    double c = 0, inv = 1 / (double)L->sn_sigma;
+    for (j = 0; j < L->nW; j++) c += (double)G[j] * Wn[j];
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++)
+            L->dW[i * cols + j] += (gan_float)((G[i * cols + j] - c * u[i] * v[j]) * inv);
+}
+
+/* Around every op call of a spectrally normalized layer: its kernels see W / sigma and a gradient of
+   their own as W and dW (gan__sn_begin swaps them in, gan__sn_end back), and a call that accumulated
+   parameter gradients has them carried through sigma into dL/dW. */
+static void gan__sn_swap(gan_layer *L)
+{
+    gan_float *t = L->W;
+    L->W = L->sn_w;
+    L->sn_w = t;
+    t = L->dW;
+    L->dW = L->sn_dw;
+    L->sn_dw = t;
+}
+
+static void gan__sn_begin(gan_layer *L, int dparams)
+{
+    if (!L->spectral) return;
+    if (dparams) memset(L->sn_dw, 0, L->nW * sizeof(gan_float));
+    gan__sn_swap(L);
+}
+
+static void gan__sn_end(gan_layer *L, int dparams)
+{
+    if (!L->spectral) return;
+    gan__sn_swap(L);
+    if (dparams) gan__sn_fold(L);
+}
+
+/* After sampling, which normalized with its own sigma, W / sigma is the last training forward's again
+   (a backward may follow). */
+static void gan__sn_restore(gan_net *net)
+{
+    int i;
+    size_t j;
+    for (i = 0; i < net->n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        if (L->spectral && L->sn_sigma != 0)
+            for (j = 0; j < L->nW; j++) L->sn_w[j] = (gan_float)(L->W[j] / (double)L->sn_sigma);
+    }
+}
+
+/* A layer's buffers (state that is not a parameter): BatchNorm's running mean and variance, a
+   spectral norm's u and v. Returns how many; when p is not NULL, fills in buffer j's role, data and
+   length. */
+static int gan__buffers_of(const gan_layer *L, int j, gan_param *p)
+{
+    int n = (L->run_mean ? 2 : 0) + (L->spectral ? 2 : 0);
+    if (p && j >= 0 && j < n) {
+        if (L->run_mean) {
+            p->role = j == 0 ? "running_mean" : "running_var";
+            p->data = j == 0 ? L->run_mean : L->run_var;
+            p->count = (size_t)L->in.c;
+        } else {
+            p->role = j == 0 ? "weight_u" : "weight_v";
+            p->data = j == 0 ? L->sn_u : L->sn_v;
+            p->count = j == 0 ? (size_t)L->out_ch : L->nW / (size_t)L->out_ch;
+        }
+    }
+    return n;
+}
+
 /* Lays out the arena: parameters | gradients | first moments | second moments (each contiguous, so
    zero-grad and the optimizer are single loops) | running statistics (with the blocks before,
    everything a checkpoint holds) | training activations and saved values (region A) | inference,
@@ -4970,6 +5234,17 @@ static size_t gan__arena_layout(gan_net *net, gan_float *base, const gan__sizes 
         }
         off = gan__add(off, gan__round_up(gan__add(L->nW, L->nb)));
         if (sizes[i].buffers) at = gan__add(at, gan__mul(2, half));
+        if (L->spectral) { /* u (out rows), v (in k k columns), W / sigma, dL/d(W / sigma) */
+            size_t rows = gan__round_up((size_t)L->out_ch), cols = gan__round_up(L->nW / (size_t)L->out_ch);
+            size_t w = gan__round_up(L->nW);
+            if (base) {
+                L->sn_u = base + at;
+                L->sn_v = L->sn_u + rows;
+                L->sn_w = L->sn_v + cols;
+                L->sn_dw = L->sn_w + w;
+            }
+            at = gan__add(at, gan__add(gan__add(rows, cols), gan__mul(2, w)));
+        }
     }
     if (base) {
         rg->a = base + at;
@@ -5247,11 +5522,15 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         const char *roles[4];
         int r, n_roles = 0;
         if (!nd->layer) continue;
-        if (nd->layer->nW) roles[n_roles++] = "weight";
+        if (nd->layer->nW) roles[n_roles++] = nd->layer->spectral ? "weight_orig" : "weight";
         if (nd->layer->nb) roles[n_roles++] = "bias";
         if (nd->layer->run_mean) {
             roles[n_roles++] = "running_mean";
             roles[n_roles++] = "running_var";
+        }
+        if (nd->layer->spectral) {
+            roles[n_roles++] = "weight_u";
+            roles[n_roles++] = "weight_v";
         }
         for (r = 0; r < n_roles; r++, i++) {
             size_t len = strlen(nd->name);
@@ -5272,6 +5551,17 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         }
     }
     gan_net_init(net, GAN_INIT_PYTORCH, rng);
+    for (i = 0; i < n_layers; i++) { /* u and v start as random unit vectors, as in PyTorch */
+        gan_layer *L = &net->layers[i];
+        gan_param u, v;
+        if (!L->spectral) continue;
+        gan__buffers_of(L, 0, &u);
+        gan__buffers_of(L, 1, &v);
+        gan_fill_normal(u.data, u.count, 0, 1, rng);
+        gan_fill_normal(v.data, v.count, 0, 1, rng);
+        gan__sn_normalize(u.data, u.count);
+        gan__sn_normalize(v.data, v.count);
+    }
     net->opt = gan_adam((gan_float)GAN__ADAM_LR, (gan_float)GAN__ADAM_BETA1, (gan_float)GAN__ADAM_BETA2);
     return net;
 }
@@ -5393,7 +5683,13 @@ static void gan__forward_nodes(gan_net *net, int n, gan__mode mode, int infer)
         gan__fwd f;
         if (!nd->layer || (gan__ops[nd->layer->kind].flags & GAN__VIEW)) continue;
         f = gan__node_call(net, k, n, mode, infer);
+        if (nd->layer->spectral) {
+            double sigma = gan__sn_weight(nd->layer, mode == GAN__TRAIN && !infer);
+            if (!infer) nd->layer->sn_sigma = (gan_float)sigma;
+        }
+        gan__sn_begin(nd->layer, 0);
         gan__ops[nd->layer->kind].forward(nd->layer, &f);
+        gan__sn_end(nd->layer, 0);
     }
 }
 
@@ -5494,7 +5790,9 @@ static void gan__backward_nodes(gan_net *net, int dparams)
         b.dy = nd->grad;
         b.dx = P->dxs;
         b.dparams = b.dbias = dparams && gan__trainable(nd->layer);
+        gan__sn_begin(nd->layer, b.dparams);
         gan__ops[nd->layer->kind].backward(nd->layer, &f, &b);
+        gan__sn_end(nd->layer, b.dparams);
     }
     for (i = 0; i < net->n_inputs; i++) {
         gan__pnode *in = &P->nodes[P->inputs[i]];
@@ -5578,6 +5876,7 @@ GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *x
             if (ys[i].data) memcpy(ys[i].data + (size_t)c0 * o->count, o->iact, (size_t)m * o->count * sizeof(gan_float));
         }
     }
+    gan__sn_restore(net);
     return 1;
 }
 
@@ -5640,6 +5939,7 @@ static void gan__dual_nodes(gan_net *net, gan__mode mode)
         d.tan.dy = nd->tgrad;
         d.tan.dx = P->dtxs;
         d.primal_zero = nd->pzero;
+        gan__sn_begin(nd->layer, pb.dparams);
         if (nd->tzero || !nd->down) {
             if (!nd->pzero) op->backward(nd->layer, &f, &pb);
             wrote_p = !nd->pzero;
@@ -5648,6 +5948,7 @@ static void gan__dual_nodes(gan_net *net, gan__mode mode)
             wrote_p = op->dual(op, nd->layer, &f, &pb, &d);
             wrote_t = 1;
         }
+        gan__sn_end(nd->layer, pb.dparams);
         for (i = 0; i < nd->n_in; i++) {
             gan__pedge *ed = &P->edges[nd->first_in + i];
             gan__pnode *src = &P->nodes[ed->src];
@@ -5760,7 +6061,9 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
         }
         f = gan__node_call(net, k, n, mode, 0);
         for (i = 0; i < nd->n_in; i++) P->txs[i] = P->nodes[P->edges[nd->first_in + i].src].tan;
+        gan__sn_begin(nd->layer, 0);
         gan__ops[nd->layer->kind].tangent(&gan__ops[nd->layer->kind], nd->layer, &f, P->txs, nd->tan);
+        gan__sn_end(nd->layer, 0);
     }
 
     /* 4. backpropagate sum_i <v_i, g_i> through the primal and the tangent together */
@@ -5805,6 +6108,20 @@ GANDEF void gan_net_step(gan_net *net)
     }
 }
 
+/* dst's buffers = src's, for two layers of one layout. */
+static void gan__copy_buffers(gan_layer *dst, const gan_layer *src)
+{
+    int j, n = gan__buffers_of(src, 0, NULL);
+    for (j = 0; j < n; j++) {
+        gan_param a, b;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        gan__buffers_of(src, j, &a);
+        gan__buffers_of(dst, j, &b);
+        memcpy(b.data, a.data, a.count * sizeof(gan_float));
+    }
+}
+
 /* Two planned layers that hold their parameters and statistics in one layout: the same kind,
    hyper-parameters that shape them, and shapes. */
 static int gan__same_layer(const gan_layer *a, const gan_layer *b)
@@ -5812,7 +6129,7 @@ static int gan__same_layer(const gan_layer *a, const gan_layer *b)
     return a->kind == b->kind && a->in_ch == b->in_ch && a->out_ch == b->out_ch && a->k == b->k &&
            a->has_bias == b->has_bias && a->affine == b->affine && a->nW == b->nW && a->nb == b->nb &&
            a->in.c == b->in.c && a->in.h == b->in.h && a->in.w == b->in.w && a->out.c == b->out.c &&
-           a->out.h == b->out.h && a->out.w == b->out.w && !a->run_mean == !b->run_mean;
+           a->out.h == b->out.h && a->out.w == b->out.w && !a->run_mean == !b->run_mean && a->spectral == b->spectral;
 }
 
 GANDEF int gan_net_copy_params(gan_net *dst, const gan_net *src)
@@ -5835,10 +6152,7 @@ GANDEF int gan_net_copy_params(gan_net *dst, const gan_net *src)
         gan_layer *b = &dst->layers[i];
         if (a->nW) memcpy(b->W, a->W, a->nW * sizeof(gan_float));
         if (a->nb) memcpy(b->b, a->b, a->nb * sizeof(gan_float));
-        if (a->run_mean) {
-            memcpy(b->run_mean, a->run_mean, (size_t)a->in.c * sizeof(gan_float));
-            memcpy(b->run_var, a->run_var, (size_t)a->in.c * sizeof(gan_float));
-        }
+        gan__copy_buffers(b, a);
     }
     return 1;
 }
@@ -5903,13 +6217,13 @@ static int gan__weight_shape(const gan_layer *L, int *shape)
     }
 }
 
-/* The name of the i-th tensor of layer `layer` (weight, bias, then running statistics). */
+/* The name of the i-th tensor of layer `layer` (weight, bias, then buffers). */
 static const char *gan__tensor_name(const gan_net *net, int layer, int i)
 {
     int l, at = 0;
     for (l = 0; l < layer; l++) {
         const gan_layer *L = &net->layers[l];
-        at += (L->nW > 0) + (L->nb > 0) + (L->run_mean ? 2 : 0);
+        at += (L->nW > 0) + (L->nb > 0) + gan__buffers_of(L, 0, NULL);
     }
     return net->plan->param_names[at + i];
 }
@@ -5947,7 +6261,7 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
             continue;
         }
         p.layer = i;
-        p.role = p.data == L->W ? "weight" : "bias";
+        p.role = p.data != L->W ? "bias" : L->spectral ? "weight_orig" : "weight";
         p.m = net->opt_m + (p.data - net->params);
         p.v = net->opt_v + (p.data - net->params);
         break;
@@ -5955,11 +6269,12 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
     return p;
 }
 
-/* Buffers in order: for each BatchNorm, running_mean then running_var. */
+/* Buffers in order: for each layer, BatchNorm's running_mean and running_var, or a spectral norm's
+   weight_u and weight_v. */
 GANDEF int gan_net_buffer_count(const gan_net *net)
 {
     int i, count = 0;
-    for (i = 0; i < net->n_layers; i++) count += net->layers[i].run_mean ? 2 : 0;
+    for (i = 0; i < net->n_layers; i++) count += gan__buffers_of(&net->layers[i], 0, NULL);
     return count;
 }
 
@@ -5971,18 +6286,15 @@ GANDEF gan_param gan_net_buffer(gan_net *net, int index)
     GAN_ASSERT(index >= 0 && index < gan_net_buffer_count(net) && "buffer index out of range");
     for (i = 0; i < net->n_layers; i++) {
         gan_layer *L = &net->layers[i];
-        if (!L->run_mean) continue;
-        if (index < 2) {
+        int n = gan__buffers_of(L, index, &p);
+        if (index < n) {
             p.layer = i;
-            p.role = index == 0 ? "running_mean" : "running_var";
             p.name = gan__tensor_name(net, i, (L->nW > 0) + (L->nb > 0) + index);
-            p.data = index == 0 ? L->run_mean : L->run_var;
-            p.count = (size_t)L->in.c;
             p.ndim = 1;
-            p.shape[0] = L->in.c;
+            p.shape[0] = (int)p.count;
             break;
         }
-        index -= 2;
+        index -= n;
     }
     return p;
 }
@@ -6021,6 +6333,456 @@ GANDEF void gan_net_print(const gan_net *net, FILE *f)
             (double)P->bytes_train / MiB, (double)P->bytes_shared / MiB, (double)P->bytes_work / MiB);
 }
 #endif
+
+/* ==== train ==== */
+
+/* ---- losses of a GAN ---- */
+
+/* The scalar functions the adversarial losses are made of, each of D's output value x. */
+typedef enum gan__term {
+    GAN__SOFTPLUS_NEG, /* softplus(-x) = -log sigmoid(x)        */
+    GAN__SOFTPLUS,     /* softplus(x)  = -log(1 - sigmoid(x))   */
+    GAN__NEG_SOFTPLUS, /* -softplus(x) = log(1 - sigmoid(x))    */
+    GAN__HALF_SQ_ONE,  /* (x - 1)^2 / 2                         */
+    GAN__HALF_SQ,      /* x^2 / 2                               */
+    GAN__HINGE_NEG,    /* max(0, 1 - x)                         */
+    GAN__HINGE_POS,    /* max(0, 1 + x)                         */
+    GAN__NEG,          /* -x                                    */
+    GAN__SAME          /* x                                     */
+} gan__term;
+
+/* term(x), and *d = dterm/dx. softplus(x) = max(x, 0) + log(1 + exp(-|x|)) has no overflow for any
+   x, and its derivative is sigmoid(x); the hinges take the derivative 0 at their kink, as PyTorch's
+   relu does. */
+static double gan__term_at(gan__term term, double x, double *d)
+{
+    double e = exp(-fabs(x)), sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+    double sp = (x > 0 ? x : 0) + log1p(e), sp_neg = (x < 0 ? -x : 0) + log1p(e);
+    switch (term) {
+    case GAN__SOFTPLUS_NEG: *d = sig - 1; return sp_neg;
+    case GAN__SOFTPLUS: *d = sig; return sp;
+    case GAN__NEG_SOFTPLUS: *d = -sig; return -sp;
+    case GAN__HALF_SQ_ONE: *d = x - 1; return (x - 1) * (x - 1) / 2;
+    case GAN__HALF_SQ: *d = x; return x * x / 2;
+    case GAN__HINGE_NEG: *d = x < 1 ? -1 : 0; return x < 1 ? 1 - x : 0;
+    case GAN__HINGE_POS: *d = x > -1 ? 1 : 0; return x > -1 ? 1 + x : 0;
+    case GAN__NEG: *d = -1; return -x;
+    case GAN__SAME: *d = 1; return x;
+    }
+    *d = 0;
+    return 0;
+}
+
+/* Each loss once: D's term for real outputs, D's for fake ones, G's, and whether D's outputs are
+   logits (then the reported D(x) is their sigmoid). */
+typedef struct gan__loss_row {
+    const char *name;
+    gan__term d_real, d_fake, g_fake;
+    int logits;
+} gan__loss_row;
+
+static const gan__loss_row gan__losses[] = {
+    { "minimax", GAN__SOFTPLUS_NEG, GAN__SOFTPLUS, GAN__NEG_SOFTPLUS, 1 },
+    { "non-saturating", GAN__SOFTPLUS_NEG, GAN__SOFTPLUS, GAN__SOFTPLUS_NEG, 1 },
+    { "least squares", GAN__HALF_SQ_ONE, GAN__HALF_SQ, GAN__HALF_SQ_ONE, 0 },
+    { "hinge", GAN__HINGE_NEG, GAN__HINGE_POS, GAN__NEG, 0 },
+    { "wasserstein", GAN__NEG, GAN__SAME, GAN__NEG, 0 }
+};
+
+static const gan__loss_row *gan__loss_of(gan_loss loss)
+{
+    GAN_ASSERT((unsigned)loss < sizeof gan__losses / sizeof gan__losses[0] && "not a gan_loss");
+    return &gan__losses[(unsigned)loss < sizeof gan__losses / sizeof gan__losses[0] ? loss : 0];
+}
+
+/* The mean of term over n values; grad[i] = d(mean)/dx[i] when grad is not NULL. 0 for n = 0. */
+static double gan__term_mean(gan_float *grad, const gan_float *x, size_t n, gan__term term)
+{
+    double sum = 0, d;
+    size_t i;
+    if (n == 0) return 0;
+    GAN_ASSERT(x && "a loss of n > 0 values needs them");
+    for (i = 0; i < n; i++) {
+        sum += gan__term_at(term, x[i], &d);
+        if (grad) grad[i] = (gan_float)(d / (double)n);
+    }
+    return sum / (double)n;
+}
+
+GANDEF gan_float gan_loss_d(gan_float *d_real_grad, gan_float *d_fake_grad, const gan_float *real, size_t n_real,
+                            const gan_float *fake, size_t n_fake, gan_loss loss)
+{
+    const gan__loss_row *row = gan__loss_of(loss);
+    return (gan_float)(gan__term_mean(d_real_grad, real, n_real, row->d_real) +
+                       gan__term_mean(d_fake_grad, fake, n_fake, row->d_fake));
+}
+
+GANDEF gan_float gan_loss_g(gan_float *grad, const gan_float *fake, size_t n, gan_loss loss)
+{
+    return (gan_float)gan__term_mean(grad, fake, n, gan__loss_of(loss)->g_fake);
+}
+
+GANDEF const char *gan_loss_name(gan_loss loss) { return gan__loss_of(loss)->name; }
+
+/* The mean D output as reported: sigmoid of logits, the raw value otherwise. */
+static gan_float gan__mean_output(const gan_float *x, size_t n, gan_loss loss)
+{
+    int logits = gan__loss_of(loss)->logits;
+    double sum = 0;
+    size_t i;
+    for (i = 0; i < n; i++) sum += logits ? 1 / (1 + exp(-(double)x[i])) : x[i];
+    return (gan_float)(sum / (double)n);
+}
+
+/* ---- the papers' recipes ---- */
+
+/* One row per family: its name, loss, penalty, clipping, D steps and optimizer (the same for G and D). */
+typedef struct gan__family_row {
+    const char *name;
+    gan_loss loss;
+    gan_penalty_kind penalty;
+    double penalty_weight, clip;
+    int n_critic;
+    gan_optim_kind optim;
+    double lr, beta1, beta2; /* Adam's betas; RMSProp's alpha is beta2 */
+} gan__family_row;
+
+static const gan__family_row gan__families[GAN_FAMILY_COUNT] = {
+    { "minimax", GAN_LOSS_MINIMAX, GAN_PENALTY_WGAN_GP, 0, 0, 1, GAN_ADAM, 2e-4, 0.5, 0.999 },
+    { "ns", GAN_LOSS_NONSATURATING, GAN_PENALTY_WGAN_GP, 0, 0, 1, GAN_ADAM, 2e-4, 0.5, 0.999 },
+    { "lsgan", GAN_LOSS_LEAST_SQUARES, GAN_PENALTY_WGAN_GP, 0, 0, 1, GAN_ADAM, 2e-4, 0.5, 0.999 },
+    { "hinge", GAN_LOSS_HINGE, GAN_PENALTY_WGAN_GP, 0, 0, 1, GAN_ADAM, 2e-4, 0.5, 0.999 },
+    { "wgan", GAN_LOSS_WASSERSTEIN, GAN_PENALTY_WGAN_GP, 0, 0.01, 5, GAN_RMSPROP, 5e-5, 0, 0.99 },
+    { "wgan-gp", GAN_LOSS_WASSERSTEIN, GAN_PENALTY_WGAN_GP, 10, 0, 5, GAN_ADAM, 1e-4, 0, 0.9 },
+    { "r1", GAN_LOSS_NONSATURATING, GAN_PENALTY_R1, 10, 0, 1, GAN_ADAM, 1e-4, 0, 0.99 }
+};
+
+static const gan__family_row *gan__family_of(gan_family family)
+{
+    GAN_ASSERT((unsigned)family < GAN_FAMILY_COUNT && "not a gan_family");
+    return &gan__families[(unsigned)family < GAN_FAMILY_COUNT ? family : 0];
+}
+
+GANDEF const char *gan_family_name(gan_family family) { return gan__family_of(family)->name; }
+
+GANDEF int gan_family_parse(gan_family *family, const char *name)
+{
+    int i;
+    GAN_ASSERT(family && name && "gan_family_parse: NULL argument");
+    for (i = 0; i < GAN_FAMILY_COUNT; i++)
+        if (strcmp(name, gan__families[i].name) == 0) {
+            *family = (gan_family)i;
+            return 1;
+        }
+    return gan__fail("unknown loss '%s': minimax, ns, lsgan, hinge, wgan, wgan-gp or r1", name);
+}
+
+GANDEF gan_train_config gan_default_train(gan_family family)
+{
+    const gan__family_row *row = gan__family_of(family);
+    gan_train_config c;
+    memset(&c, 0, sizeof c);
+    c.loss = row->loss;
+    c.penalty = row->penalty;
+    c.penalty_weight = (gan_float)row->penalty_weight;
+    c.clip = (gan_float)row->clip;
+    c.n_critic = row->n_critic;
+    c.batch = 64;
+    c.pack = 1;
+    c.opt_d = row->optim == GAN_ADAM ? gan_adam((gan_float)row->lr, (gan_float)row->beta1, (gan_float)row->beta2)
+                                     : gan_rmsprop((gan_float)row->lr, (gan_float)row->beta2);
+    c.opt_g = c.opt_d;
+    c.seed = 1;
+    return c;
+}
+
+/* ---- the trainer ---- */
+
+/* The shape of a network's output i as planned (before any forward). */
+static gan_shape gan__output_shape(const gan_net *net, int i)
+{
+    const gan__plan *P = net->plan;
+    return P->nodes[P->outputs[i]].shape;
+}
+
+static int gan__shape_eq(gan_shape a, gan_shape b) { return a.c == b.c && a.h == b.h && a.w == b.w; }
+
+/* A network of a conditional GAN takes its label as input 1, of shape (1, 1, 1). */
+static int gan__check_role(const gan_net *net, const char *who, int classes)
+{
+    int want = classes > 0 ? 2 : 1;
+    if (net->n_inputs != want)
+        return gan__fail("gan_trainer_create: %s has %d inputs; %s", who, net->n_inputs,
+                         classes > 0 ? "a conditional GAN's take the sample and the label (1, 1, 1)"
+                                     : "an unconditional GAN's take one (cfg.classes is 0)");
+    if (classes > 0 && !gan__shape_eq(gan_net_input_shape(net, 1), gan_chw(1, 1, 1)))
+        return gan__fail("gan_trainer_create: %s's input 1 must be the label, of shape (1, 1, 1)", who);
+    return 1;
+}
+
+/* Whether G, D and G_ema fit each other and cfg (see gan_trainer_create): 1, or 0 and the reason. */
+static int gan__trainer_check(gan_net *G, gan_net *D, gan_net *G_ema, const gan_train_config *cfg)
+{
+    int B = cfg->batch, pack = cfg->pack;
+    gan_shape x, dx;
+    if (B < 1 || cfg->n_critic < 1 || pack < 1 || cfg->classes < 0 || B % pack != 0)
+        return gan__fail("gan_trainer_create: batch %d, n_critic %d and pack %d must be at least 1, with pack "
+                         "dividing batch, and classes %d must not be negative", B, cfg->n_critic, pack, cfg->classes);
+    if (pack > 1 && cfg->classes > 0)
+        return gan__fail("gan_trainer_create: packing joins samples of different labels, so a conditional GAN "
+                         "cannot pack");
+    if (!(cfg->ema_decay >= 0 && cfg->ema_decay < 1) || (cfg->ema_decay > 0) != (G_ema != NULL))
+        return gan__fail("gan_trainer_create: an EMA needs both G_ema and a decay in (0, 1), and neither is "
+                         "without the other");
+    if (!(cfg->penalty_weight >= 0) || !(cfg->clip >= 0))
+        return gan__fail("gan_trainer_create: penalty_weight and clip must not be negative");
+    if (!gan__check_role(G, "G", cfg->classes) || !gan__check_role(D, "D", cfg->classes)) return 0;
+    if (G->n_outputs != 1) return gan__fail("gan_trainer_create: G has %d outputs; it needs one", G->n_outputs);
+    x = gan__output_shape(G, 0);
+    dx = gan_net_input_shape(D, 0);
+    if (dx.c != x.c * pack || dx.h != x.h || dx.w != x.w)
+        return gan__fail("gan_trainer_create: G makes (%d, %d, %d), so with pack %d D's input must be (%d, %d, %d), "
+                         "and it is (%d, %d, %d)", x.c, x.h, x.w, pack, x.c * pack, x.h, x.w, dx.c, dx.h, dx.w);
+    if (!gan__shape_eq(gan__output_shape(D, 0), gan_chw(1, 1, 1)))
+        return gan__fail("gan_trainer_create: D's first output must be one value per sample");
+    if (G->max_batch < B || D->max_batch < B / pack)
+        return gan__fail("gan_trainer_create: batch %d needs G's max_batch >= %d (it is %d) and D's >= %d (it is %d)",
+                         B, B, G->max_batch, B / pack, D->max_batch);
+    if (cfg->penalty_weight > 0 && !(D->plan->flags & GAN_BUILD_PENALTY))
+        return gan__fail("gan_trainer_create: a penalty needs D built with GAN_BUILD_PENALTY");
+    if (G_ema && (G_ema->n_params != G->n_params || G_ema->n_inputs != G->n_inputs))
+        return gan__fail("gan_trainer_create: G_ema must be built from G's graph");
+    if (G_ema && !gan_net_copy_params(G_ema, G)) return 0;
+    return 1;
+}
+
+GANDEF gan_trainer *gan_trainer_create(gan_net *G, gan_net *D, gan_net *G_ema, const gan_train_config *cfg)
+{
+    gan_trainer *t;
+    size_t z_count, x_count, B, total;
+    GAN_ASSERT(G && D && cfg && "gan_trainer_create: NULL argument");
+    if (!gan__trainer_check(G, D, G_ema, cfg)) return NULL;
+    /* one block: z, the real batch and the interpolates, then the real labels, G's labels and dL/dD */
+    B = (size_t)cfg->batch;
+    z_count = gan__count(gan_net_input_shape(G, 0));
+    x_count = gan__count(gan__output_shape(G, 0));
+    total = gan__add(gan__add(gan__mul(z_count, B), gan__mul(gan__mul(x_count, B), 2)), gan__mul(B, 3));
+    if (total > SIZE_MAX / sizeof(gan_float)) {
+        gan__fail("gan_trainer_create: its batches overflow size_t");
+        return NULL;
+    }
+    t = (gan_trainer *)GAN_MALLOC(sizeof *t);
+    if (t) memset(t, 0, sizeof *t);
+    if (!t || !(t->block = (gan_float *)GAN_MALLOC(total * sizeof(gan_float)))) {
+        GAN_FREE(t);
+        gan__fail("gan_trainer_create: out of memory for %z values of batches", total);
+        return NULL;
+    }
+    memset(t->block, 0, total * sizeof(gan_float));
+    t->z = t->block;
+    t->x_real = t->z + z_count * B;
+    t->x_mix = t->x_real + x_count * B;
+    t->y_real = t->x_mix + x_count * B;
+    t->y_fake = t->y_real + B;
+    t->d_grad = t->y_fake + B;
+    t->G = G;
+    t->D = D;
+    t->G_ema = G_ema;
+    t->cfg = *cfg;
+    t->z_shape = gan_net_input_shape(G, 0);
+    t->x_shape = gan__output_shape(G, 0);
+    t->z_count = z_count;
+    t->x_count = x_count;
+    gan_rng_seed(&t->rng, cfg->seed);
+    gan_net_set_optim(G, cfg->opt_g);
+    gan_net_set_optim(D, cfg->opt_d);
+    return t;
+}
+
+GANDEF void gan_trainer_free(gan_trainer *t)
+{
+    if (!t) return;
+    GAN_FREE(t->block);
+    GAN_FREE(t);
+}
+
+/* An integer uniform in [0, n): the high word of a 32 x 32-bit product, with Lemire's rejection of
+   the few values that would favour some results. */
+static uint32_t gan__rng_below(gan_rng *rng, uint32_t n)
+{
+    uint64_t m = (uint64_t)gan_rng_u32(rng) * n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        uint32_t floor_ = (uint32_t)(0u - n) % n;
+        while (low < floor_) {
+            m = (uint64_t)gan_rng_u32(rng) * n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+/* ||g|| over a network's gradient block (its alignment padding is 0). */
+static gan_float gan__grad_norm(const gan_net *net)
+{
+    double sum = 0;
+    size_t j;
+    for (j = 0; j < net->n_params; j++) sum += (double)net->grads[j] * net->grads[j];
+    return (gan_float)sqrt(sum);
+}
+
+/* x~ = G(z, labels) in training mode: the fake batch, in G's arena until G's next forward. */
+static const gan_tensor *gan__generate(gan_trainer *t, const gan_float *labels)
+{
+    gan_tensor xs[2];
+    int B = t->cfg.batch;
+    xs[0] = gan_tensor_make(t->z, B, t->z_shape.c, t->z_shape.h, t->z_shape.w);
+    xs[1] = gan_tensor_make((gan_float *)labels, B, 1, 1, 1);
+    return gan_net_forward_multi(t->G, xs) ? gan_net_output(t->G) : NULL;
+}
+
+/* D on the batch x (B samples of G's output, so B / pack of D's input) with the labels; its outputs. */
+static const gan_float *gan__judge(gan_trainer *t, const gan_float *x, const gan_float *labels)
+{
+    gan_tensor xs[2];
+    int B = t->cfg.batch, pack = t->cfg.pack;
+    xs[0] = gan_tensor_make((gan_float *)x, B / pack, t->x_shape.c * pack, t->x_shape.h, t->x_shape.w);
+    xs[1] = gan_tensor_make((gan_float *)labels, B / pack, 1, 1, 1);
+    return gan_net_forward_multi(t->D, xs) ? gan_net_output(t->D)->data : NULL;
+}
+
+/* D's backward from d_grad: into its parameter gradients (params) or only to its input. */
+static int gan__judge_backward(gan_trainer *t, unsigned what)
+{
+    gan_tensor dy = gan_tensor_make(t->d_grad, t->cfg.batch / t->cfg.pack, 1, 1, 1);
+    return gan_net_backward_multi(t->D, &dy, what);
+}
+
+/* The penalty's points: the interpolates x_hat = e x + (1 - e) x~ with e ~ U(0, 1) per D sample
+   (WGAN-GP), the real batch (R1) or the fake one (R2). */
+static int gan__penalize(gan_trainer *t, gan_float *value, const gan_float *fake)
+{
+    const gan_train_config *c = &t->cfg;
+    int B = c->batch, pack = c->pack, i;
+    size_t per = t->x_count * (size_t)pack, j;
+    const gan_float *at = t->x_real;
+    gan_tensor xs[2];
+    if (c->penalty == GAN_PENALTY_WGAN_GP || c->penalty == GAN_PENALTY_WGAN_GP_ONE_SIDED) {
+        for (i = 0; i < B / pack; i++) {
+            gan_float e = gan_rng_uniform(&t->rng);
+            const gan_float *xr = t->x_real + i * per, *xf = fake + i * per;
+            gan_float *xm = t->x_mix + i * per;
+            for (j = 0; j < per; j++) xm[j] = e * xr[j] + (1 - e) * xf[j];
+        }
+        at = t->x_mix;
+    } else if (c->penalty == GAN_PENALTY_R2) {
+        at = fake;
+    }
+    xs[0] = gan_tensor_make((gan_float *)at, B / pack, t->x_shape.c * pack, t->x_shape.h, t->x_shape.w);
+    xs[1] = gan_tensor_make(t->y_real, B / pack, 1, 1, 1);
+    return gan_net_penalty(t->D, value, xs, 0, c->penalty, c->penalty_weight);
+}
+
+/* One D step: a real batch, a fake one from G, L_D (and the penalty), D's update and clipping. */
+static int gan__d_step(gan_trainer *t, gan_step_stats *s, gan_real_fn real, void *user)
+{
+    const gan_train_config *c = &t->cfg;
+    int B = c->batch, nd = c->batch / c->pack;
+    const gan_tensor *fake;
+    const gan_float *out;
+    gan_float penalty = 0;
+    size_t j;
+    if (!real(user, t->x_real, c->classes > 0 ? t->y_real : NULL, B))
+        return gan__fail("gan_train_step: the real-batch callback returned 0");
+    t->real_seen += B;
+    gan_fill_normal(t->z, t->z_count * (size_t)B, 0, 1, &t->rng);
+    if (!(fake = gan__generate(t, t->y_real))) return 0;
+
+    gan_net_zero_grad(t->D);
+    if (!(out = gan__judge(t, t->x_real, t->y_real))) return 0;
+    s->d_real = gan__mean_output(out, (size_t)nd, c->loss);
+    s->d_loss = gan_loss_d(t->d_grad, NULL, out, (size_t)nd, NULL, 0, c->loss);
+    if (!gan__judge_backward(t, GAN_GRAD_PARAMS)) return 0;
+    if (!(out = gan__judge(t, fake->data, t->y_real))) return 0;
+    s->d_fake = gan__mean_output(out, (size_t)nd, c->loss);
+    s->d_loss += gan_loss_d(NULL, t->d_grad, NULL, 0, out, (size_t)nd, c->loss);
+    if (!gan__judge_backward(t, GAN_GRAD_PARAMS)) return 0;
+    if (c->penalty_weight > 0 && !gan__penalize(t, &penalty, fake->data)) return 0;
+    s->penalty = penalty;
+    s->d_grad_norm = gan__grad_norm(t->D);
+    gan_net_step(t->D);
+    t->d_steps++;
+    if (c->clip > 0)
+        for (j = 0; j < t->D->n_params; j++) {
+            gan_float *w = &t->D->params[j];
+            *w = *w > c->clip ? c->clip : *w < -c->clip ? -c->clip : *w;
+        }
+    return 1;
+}
+
+/* G_ema = decay G_ema + (1 - decay) G over the parameters; buffers copied (BatchNorm's running
+   statistics, since an average of running averages is not the statistics of any network, and a
+   spectral norm's u and v). */
+static void gan__ema_update(gan_trainer *t)
+{
+    gan_float decay = t->cfg.ema_decay;
+    const gan_net *G = t->G;
+    gan_net *E = t->G_ema;
+    size_t j;
+    int i;
+    for (j = 0; j < G->n_params; j++) E->params[j] = decay * E->params[j] + (1 - decay) * G->params[j];
+    for (i = 0; i < G->n_layers; i++) gan__copy_buffers(&E->layers[i], &G->layers[i]);
+}
+
+GANDEF int gan_train_step(gan_trainer *t, gan_step_stats *stats, gan_real_fn real, void *user)
+{
+    const gan_train_config *c;
+    gan_step_stats s;
+    const gan_tensor *fake;
+    const gan_float *out, *labels;
+    gan_tensor dfake;
+    int k, B, i;
+    GAN_ASSERT(t && real && "gan_train_step: NULL argument");
+    c = &t->cfg;
+    B = c->batch;
+    memset(&s, 0, sizeof s);
+    for (k = 0; k < c->n_critic; k++)
+        if (!gan__d_step(t, &s, real, user)) return 0;
+
+    /* the G step: with one D step G's last forward is still the fake batch D just judged */
+    labels = t->y_real;
+    if (c->n_critic > 1) {
+        gan_fill_normal(t->z, t->z_count * (size_t)B, 0, 1, &t->rng);
+        for (i = 0; i < B && c->classes > 0; i++) t->y_fake[i] = (gan_float)gan__rng_below(&t->rng, (uint32_t)c->classes);
+        labels = t->y_fake;
+        if (!gan__generate(t, labels)) return 0;
+    }
+    fake = gan_net_output(t->G);
+    if (!(out = gan__judge(t, fake->data, labels))) return 0;
+    s.g_loss = gan_loss_g(t->d_grad, out, (size_t)(B / c->pack), c->loss);
+    if (!gan__judge_backward(t, GAN_GRAD_INPUTS)) return 0;
+    dfake = *gan_net_input_grad(t->D, 0);
+    dfake = gan_tensor_make(dfake.data, B, t->x_shape.c, t->x_shape.h, t->x_shape.w); /* unpacked: the same memory */
+    gan_net_zero_grad(t->G);
+    if (!gan_net_backward_multi(t->G, &dfake, GAN_GRAD_PARAMS)) return 0;
+    s.g_grad_norm = gan__grad_norm(t->G);
+    gan_net_step(t->G);
+    t->steps++;
+    if (t->G_ema) gan__ema_update(t);
+    if (stats) *stats = s;
+    return 1;
+}
+
+GANDEF int gan_trainer_sample(gan_trainer *t, gan_tensor *y, const gan_tensor *z, const gan_float *labels,
+                              gan_stats stats)
+{
+    gan_tensor xs[2];
+    GAN_ASSERT(t && y && z && "gan_trainer_sample: NULL argument");
+    GAN_ASSERT((t->cfg.classes == 0 || labels) && "a conditional G samples with labels");
+    xs[0] = *z;
+    xs[1] = gan_tensor_make((gan_float *)labels, z->n, 1, 1, 1);
+    return gan_net_infer_multi(t->G_ema ? t->G_ema : t->G, y, xs, stats);
+}
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT DEFAULT
