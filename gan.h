@@ -25,7 +25,9 @@
       planner      overflow-safe sizes; buffers placed by liveness
       graph        a network under construction: inputs, layers applied to nodes, joins, outputs
       net          a built network: one arena for a stated maximum batch; forward, backward,
-                   sampling, gradient penalties, optimizer steps, parameter access
+                   sampling, gradient penalties, optimizer steps, parameter access; spectral norm
+      train        the GAN step: the adversarial losses, the papers' recipes, a trainer holding
+                   G, D (and an EMA of G) that runs n_critic D steps and a G step per call
       (errors)     gan_last_error; its message buffer opens the implementation
 
    OPTIONS (#define before including; all are optional)
@@ -109,6 +111,13 @@
       train it                    gan_net_zero_grad, gan_net_set_optim, gan_net_step;
                                   gan_sgd, gan_adam, gan_rmsprop, gan_optim_update;
                                   per layer: lr_mult, frozen; gan_net_copy_params
+      spectral normalization      gan_spectral_norm (Linear, Conv2d)
+      train a GAN                 gan_default_train (GAN_FAMILY_MINIMAX, _NONSATURATING, _LEAST_SQUARES,
+                                  _HINGE, _WGAN, _WGAN_GP, _R1), gan_family_name, gan_family_parse,
+                                  gan_trainer_create, gan_train_step, gan_trainer_sample,
+                                  gan_trainer_free
+      adversarial losses          gan_loss_d, gan_loss_g, gan_loss_name (GAN_LOSS_MINIMAX,
+                                  _NONSATURATING, _LEAST_SQUARES, _HINGE, _WASSERSTEIN)
       look inside                 gan_net_layer, gan_net_node_layer, gan_net_output, gan_net_layer_output,
                                   gan_net_input_shape, gan_net_param_count, gan_net_param,
                                   gan_net_buffer_count, gan_net_buffer
@@ -140,6 +149,9 @@
         label enters a network as a float input of shape (1, 1, 1) holding the integer index (exact
         below 2^24); the Embedding reading it must take it straight from that input. The forward
         refuses an index that is not an integer in [0, classes); no gradient flows to the label.
+      - Spectral norm is torch.nn.utils.spectral_norm with one power iteration: the parameter is
+        "<node>.weight_orig", the buffers "<node>.weight_u" and "<node>.weight_v" (random unit vectors
+        when the network is built), W seen as out x (in k k), eps 1e-12 in the normalizations.
       - Add and Mul broadcast an operand whose C is 1 or whose (H, W) is (1, 1) over the other's
         shape, as PyTorch does for (N, C, 1, 1) against (N, C, H, W); the gradient of a broadcast
         operand is summed over what it was broadcast over. Concat stacks channels (torch.cat dim 1).
@@ -242,6 +254,29 @@
           ... x_hat = eps real + (1 - eps) fake, per sample ...
           gan_net_penalty(D, &gp, &x_hat, 0, GAN_PENALTY_WGAN_GP, 10);
           gan_net_step(D);
+
+   TRAINING A GAN
+      gan_train_step runs one G step and the cfg.n_critic D steps before it, in the order of the
+      papers' pseudo-code; its loop is gan__d_step and gan_train_step in the train section, to be read.
+      Real batches come from a callback (gan_real_fn; gan_loader_real serves a gan_dataset), called once
+      per D step. z is N(0, 1) of G's input 0 shape, drawn from the trainer's own seeded stream. A
+      conditional GAN (cfg.classes > 0) gives G and D the class index as input 1, shape (1, 1, 1): a D
+      step generates with the real batch's labels, a G step of n_critic > 1 draws labels uniformly.
+      Counting: one step is one G update; one epoch is one pass of the real data through D, so with
+      n_critic = 5 an epoch of 60000 images at batch 64 has 188 steps. A DCGAN:
+          gan_train_config cfg = gan_default_train(GAN_FAMILY_NONSATURATING);
+          gan_trainer *t = gan_trainer_create(G, D, NULL, &cfg);      (G, D: gan_nets of batch >= 64)
+          gan_loader data;  gan_loader_init(&data, &mnist, 1);
+          for (step = 0; step < 2000; step++) {
+              gan_step_stats st;
+              if (!gan_train_step(t, &st, gan_loader_real, &data)) { puts(gan_last_error()); break; }
+          }
+          gan_trainer_sample(t, &images, &z, NULL, GAN_STATS_RUNNING);
+      With an EMA (cfg.ema_decay, and a G_ema built from G's graph) gan_trainer_sample draws from G_ema;
+      its parameters average G's, its buffers (BatchNorm's running statistics, spectral norm's u and v)
+      are copies of G's, not averages. Packing (cfg.pack = m, PacGAN) needs D's input to have m times
+      G's channels: m consecutive samples are joined along channels, which in N C H W memory is the
+      same batch seen as batch / m samples, so it costs no copy.
 
    ERRORS
       Programmer errors (mismatched shapes, a batch above the maximum, NULL) stop at GAN_ASSERT with the
@@ -567,7 +602,8 @@ GANDEF gan_shape  gan_node_shape(const gan_graph *g, gan_node node);
 typedef struct gan_param {
     const char *name;
     int layer;              /* index of the layer it belongs to (gan_net_layer) */
-    const char *role;       /* "weight", "bias", "running_mean", "running_var" */
+    const char *role;       /* "weight", "bias", "running_mean", "running_var"; spectral norm: "weight_orig",
+                               "weight_u", "weight_v" */
     gan_float *data, *grad; /* grad is NULL for buffers */
     gan_float *m, *v;       /* the optimizer's moments of a parameter (NULL for buffers) */
     size_t count;
@@ -790,6 +826,7 @@ typedef struct gan_trainer {
     size_t z_count, x_count;    /* their values per sample */
     gan_float *block;           /* one allocation for the buffers below */
     gan_float *z, *x_real, *x_mix, *y_real, *y_fake, *d_grad;
+    gan_tensor *d_dys;          /* dL/d(D's outputs): d_grad for the first, none for any other */
 } gan_trainer;
 
 /* A trainer for G and D (and G_ema, built from the same graph as G, or NULL). It checks that they fit
@@ -6356,10 +6393,10 @@ typedef enum gan__term {
    relu does. */
 static double gan__term_at(gan__term term, double x, double *d)
 {
-    double e = exp(-fabs(x)), sig = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+    double e = exp(-fabs(x)), sig = x >= 0 ? 1 / (1 + e) : e / (1 + e), sig_neg = x >= 0 ? e / (1 + e) : 1 / (1 + e);
     double sp = (x > 0 ? x : 0) + log1p(e), sp_neg = (x < 0 ? -x : 0) + log1p(e);
     switch (term) {
-    case GAN__SOFTPLUS_NEG: *d = sig - 1; return sp_neg;
+    case GAN__SOFTPLUS_NEG: *d = -sig_neg; return sp_neg;
     case GAN__SOFTPLUS: *d = sig; return sp;
     case GAN__NEG_SOFTPLUS: *d = -sig; return -sp;
     case GAN__HALF_SQ_ONE: *d = x - 1; return (x - 1) * (x - 1) / 2;
@@ -6474,7 +6511,7 @@ GANDEF int gan_family_parse(gan_family *family, const char *name)
             *family = (gan_family)i;
             return 1;
         }
-    return gan__fail("unknown loss '%s': minimax, ns, lsgan, hinge, wgan, wgan-gp or r1", name);
+    return gan__fail("unknown GAN loss family '%s': minimax, ns, lsgan, hinge, wgan, wgan-gp or r1", name);
 }
 
 GANDEF gan_train_config gan_default_train(gan_family family)
@@ -6573,11 +6610,13 @@ GANDEF gan_trainer *gan_trainer_create(gan_net *G, gan_net *D, gan_net *G_ema, c
     }
     t = (gan_trainer *)GAN_MALLOC(sizeof *t);
     if (t) memset(t, 0, sizeof *t);
-    if (!t || !(t->block = (gan_float *)GAN_MALLOC(total * sizeof(gan_float)))) {
-        GAN_FREE(t);
+    if (!t || !(t->block = (gan_float *)GAN_MALLOC(total * sizeof(gan_float))) ||
+        !(t->d_dys = (gan_tensor *)GAN_MALLOC((size_t)D->n_outputs * sizeof(gan_tensor)))) {
+        gan_trainer_free(t);
         gan__fail("gan_trainer_create: out of memory for %z values of batches", total);
         return NULL;
     }
+    memset(t->d_dys, 0, (size_t)D->n_outputs * sizeof(gan_tensor));
     memset(t->block, 0, total * sizeof(gan_float));
     t->z = t->block;
     t->x_real = t->z + z_count * B;
@@ -6603,6 +6642,7 @@ GANDEF void gan_trainer_free(gan_trainer *t)
 {
     if (!t) return;
     GAN_FREE(t->block);
+    GAN_FREE(t->d_dys);
     GAN_FREE(t);
 }
 
@@ -6625,10 +6665,10 @@ static uint32_t gan__rng_below(gan_rng *rng, uint32_t n)
 /* ||g|| over a network's gradient block (its alignment padding is 0). */
 static gan_float gan__grad_norm(const gan_net *net)
 {
-    double sum = 0;
-    size_t j;
-    for (j = 0; j < net->n_params; j++) sum += (double)net->grads[j] * net->grads[j];
-    return (gan_float)sqrt(sum);
+    double acc[GAN__LANES] = { 0 };
+    const gan_float *g = net->grads;
+    GAN__RUN_SUM(acc, net->n_params, (double)g[j] * g[j]);
+    return (gan_float)sqrt(gan__lanes_total(acc));
 }
 
 /* x~ = G(z, labels) in training mode: the fake batch, in G's arena until G's next forward. */
@@ -6651,11 +6691,12 @@ static const gan_float *gan__judge(gan_trainer *t, const gan_float *x, const gan
     return gan_net_forward_multi(t->D, xs) ? gan_net_output(t->D)->data : NULL;
 }
 
-/* D's backward from d_grad: into its parameter gradients (params) or only to its input. */
+/* D's backward from d_grad at its first output (an auxiliary output gets no gradient): into its
+   parameter gradients (GAN_GRAD_PARAMS) or only to its input (GAN_GRAD_INPUTS). */
 static int gan__judge_backward(gan_trainer *t, unsigned what)
 {
-    gan_tensor dy = gan_tensor_make(t->d_grad, t->cfg.batch / t->cfg.pack, 1, 1, 1);
-    return gan_net_backward_multi(t->D, &dy, what);
+    t->d_dys[0] = gan_tensor_make(t->d_grad, t->cfg.batch / t->cfg.pack, 1, 1, 1);
+    return gan_net_backward_multi(t->D, t->d_dys, what);
 }
 
 /* The penalty's points: the interpolates x_hat = e x + (1 - e) x~ with e ~ U(0, 1) per D sample
