@@ -5157,6 +5157,7 @@ static double gan__sn_weight(gan_layer *L, int update)
         for (j = 0; j < cols; j++) dot += (double)W[i * cols + j] * v[j];
         sigma += u[i] * dot;
     }
+    sigma = (gan_float)sigma; /* the sigma kept for the backward and for gan__sn_restore, to the bit */
     for (j = 0; j < L->nW; j++) L->sn_w[j] = (gan_float)(W[j] / sigma);
     return sigma;
 }
