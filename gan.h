@@ -280,11 +280,12 @@
       dir/fashion-mnist/); gan_dataset_shapes(&d, n, 28, seed) draws a set with no file at all
       (discs, rings, squares and bars, labels 0..3). Pixels stay bytes; gan_dataset_batch and the
       loader write them as floats p / 127.5 - 1, so 0 and 255 are -1 and 1, the range of a Tanh output.
-      Inflate is built in (about 0.2 s of one core for Fashion-MNIST's 60000 training images, 26 MB
-      gzipped), so there is no zlib to link. gan_grid_save("samples.png", y.data, 64, 1, 28, 28, 8, 2)
-      saves 64 generated 28 x 28 images (values in [-1, 1]) as an 8 x 8 grid, each pixel drawn 2 x 2,
-      with a gray border of 2 pixels; gan_grid_size, gan_grid and gan_png_save (or gan_png_write, to
-      memory through a gan_write_fn) make pictures of your own. A toy 2-D GAN's progress:
+      Inflate is built in (Fashion-MNIST's 60000 training images and labels, 26 MB gzipped, load in
+      about 0.3 s on one core), so there is no zlib to link.
+      gan_grid_save("samples.png", y.data, 64, 1, 28, 28, 8, 2) saves 64 generated 28 x 28 images
+      (values in [-1, 1]) as an 8 x 8 grid, each pixel drawn 2 x 2, with a gray border of 2 pixels;
+      gan_grid_size, gan_grid and gan_png_save (or gan_png_write, to memory through a gan_write_fn)
+      make pictures of your own. A toy 2-D GAN's progress:
           gan_plot_fill(rgb, W, H, white);
           gan_plot_axes(rgb, W, H, -2, 2, -2, 2, gray);
           gan_plot_points(rgb, W, H, real_xy, n, -2, 2, -2, 2, 1, blue);
