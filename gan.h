@@ -1,4 +1,4 @@
-/* gan.h - v0.3.1 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.4.0 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -303,12 +303,13 @@
       n_critic = 5 an epoch of 60000 images at batch 64 has 188 steps. A DCGAN:
           gan_train_config cfg = gan_default_train(GAN_FAMILY_NONSATURATING);
           gan_trainer *t = gan_trainer_create(G, D, NULL, &cfg);      (G, D: gan_nets of batch >= 64)
-          gan_loader data;  gan_loader_init(&data, &mnist, 1);
+          gan_loader data;  gan_loader_init(&data, &mnist, 1);            (mnist: from gan_dataset_load)
           for (step = 0; step < 2000; step++) {
               gan_step_stats st;
               if (!gan_train_step(t, &st, gan_loader_real, &data)) { puts(gan_last_error()); break; }
           }
-          gan_trainer_sample(t, &images, &z, NULL, GAN_STATS_RUNNING);
+          gan_trainer_sample(t, &y, &z, NULL, GAN_STATS_RUNNING);     (y, z: tensors of 64 samples)
+      (examples/dcgan.c is the whole program).
       With an EMA (cfg.ema_decay, and a G_ema built from G's graph) gan_trainer_sample draws from G_ema;
       its parameters average G's, its buffers (BatchNorm's running statistics, spectral norm's u and v)
       are copies of G's, not averages. Packing (cfg.pack = m, PacGAN) needs D's input to have m times
@@ -323,7 +324,7 @@
       and set gan_last_error(), which names the node where there is one. The library never calls
       exit() and never prints unless you call gan_net_print.
 
-   LIMITATIONS (v0.3.1)
+   LIMITATIONS (v0.4.0)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -359,8 +360,8 @@
 #endif
 
 #define GAN_VERSION_MAJOR 0
-#define GAN_VERSION_MINOR 3
-#define GAN_VERSION_PATCH 1
+#define GAN_VERSION_MINOR 4
+#define GAN_VERSION_PATCH 0
 
 #ifndef GANDEF
 #ifdef GAN_STATIC
@@ -8775,6 +8776,12 @@ GANDEF void gan_plot_axes(uint8_t *rgb, int W, int H, gan_float x0, gan_float x1
 
 /*
    HISTORY
+      0.4.0  (2026-12)  GAN training: the GAN step (gan_trainer) with minimax, non-saturating, least
+                        squares, hinge and Wasserstein losses, weight clipping, WGAN-GP and R1,
+                        PacGAN packing, conditional labels and an EMA of G; the papers' recipes;
+                        spectral normalization; MNIST-format data through a built-in inflate, a
+                        procedural data set and a shuffling loader; PNG, PGM/PPM and IDX writers,
+                        sample grids and scatter plots.
       0.3.1  (2026-12)  speed: elementwise loops compiled per instruction set and vectorized, im2col
                         windows gathered straight into the GEMM's panels, col2im as per-pixel sums,
                         weights packed once per call, the remaining layers on the threads, threads
