@@ -2,11 +2,13 @@
 #
 #   make          every example, test and the benchmark, into build/
 #   make test     build, then tests/run: every test program plus the compiler and option checks
-#   make check    the slower quality runs: every test program again under ASan and UBSan
+#   make check    the slower quality runs: every test program again under ASan and UBSan, then short
+#                 training runs of every example (tests/examples_check.sh, about 4 minutes on 2 cores)
 #                 (it does not repeat make test; CI runs both)
 #   make bench    peak FLOP/s, GEMM, layer and training-step timings (OpenBLAS beside ours when it is
 #                 installed; PyTorch's figures after, when /usr/bin/python3 has torch); BENCH_ARGS=--quick
-#   make demo     build and run examples/tiny_gan.c
+#   make demo     build examples/dcgan.c and train it: on MNIST when GAN_DATA is set or ../shared/data/mnist
+#                 exists, else on gan.h's built-in shapes (it says which); pictures go to out/
 #   make clean    remove build/
 #
 # CC, CFLAGS, LDFLAGS and LDLIBS can be overridden: make CC=clang CFLAGS='-O3 -march=native'.
@@ -34,8 +36,13 @@ all: $(EXAMPLES) $(TESTS) $(BUILD)/bench
 $(BUILD) $(BUILD)/san:
 	mkdir -p $@
 
-# Examples and the benchmark include "../gan.h" so that each also builds alone (cc -O2 FILE.c -lm).
-$(BUILD)/%: examples/%.c gan.h | $(BUILD)
+# Examples and the benchmark include "../gan.h" so that each also builds alone (cc -O2 FILE.c -lm);
+# the training examples share their flags through examples/train_flags.h.
+$(BUILD)/%: examples/%.c examples/train_flags.h gan.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
+
+# The checker make check runs on the examples' dumped samples (it does not include gan.h).
+$(BUILD)/sample_check: tests/sample_check.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/test_%: tests/test_%.c $(TEST_HEADERS) gan.h | $(BUILD)
@@ -60,8 +67,8 @@ $(BUILD)/bench_openblas: bench/bench.c bench/peak.c gan.h | $(BUILD)
 test: all
 	tests/run $(BUILD)
 
-check: $(SAN_TESTS)
-	tests/run --programs-only $(BUILD)/san
+check: $(SAN_TESTS) $(EXAMPLES) $(BUILD)/sample_check
+	tests/run --programs-only --examples $(BUILD) $(BUILD)/san
 
 # Arguments for build/bench (--quick, --threads N, --only LIST) and for bench/torch_bench.py.
 BENCH_ARGS ?=
@@ -92,8 +99,9 @@ bench: $(BUILD)/bench
 	fi; \
 	exit $$status
 
-demo: $(BUILD)/tiny_gan
-	$(BUILD)/tiny_gan
+# dcgan reads GAN_DATA itself; without it the Makefile points it at ../shared/data when MNIST is there.
+demo: $(BUILD)/dcgan
+	$(BUILD)/dcgan $(if $(GAN_DATA),,$(if $(wildcard ../shared/data/mnist),--data ../shared/data))
 
 clean:
 	rm -rf $(BUILD)

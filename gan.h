@@ -949,7 +949,7 @@ GANDEF int gan_dataset_load(gan_dataset *d, const char *dir, const char *name, g
    anti-aliased filled disc, ring, square or bar (labels 0..3, classes 4; bars lie or stand) of random
    position, size and brightness on black, drawn from a gan_rng seeded with seed: the same images for
    the same seed in every build (float or double), and image i does not depend on n. Sizes scale with
-   size / 16 (examples/tiny_gan.c's images at 16). 1, or 0 with gan_last_error(). */
+   size / 16. 1, or 0 with gan_last_error(). */
 GANDEF int gan_dataset_shapes(gan_dataset *d, int n, int size, uint64_t seed);
 GANDEF void gan_dataset_free(gan_dataset *d);  /* frees pixels and labels and zeroes *d (NULL: nothing) */
 /* x (n c h w values) = the bytes p of images index[0], ..., index[n - 1] as p / 127.5 - 1, in [-1, 1]
@@ -1008,7 +1008,8 @@ GANDEF int gan_idx_save(const char *path, const uint8_t *data, int ndim, const i
 GANDEF void gan_to_bytes(uint8_t *out, const gan_float *x, size_t n);
 /* A grid of n images, each (c, h, w) of an NCHW batch x in [-1, 1] (c = 1 gray, 3 RGB), min(n, cols)
    per row, filled row by row; every pixel drawn as a scale x scale block and pad pixels of gray
-   level 128 (x = 0) between the tiles and around them: W = cols' (w scale + pad) + pad, likewise H.
+   level 80 (darker than an untrained G's mid-gray) between the tiles and around them:
+   W = cols' (w scale + pad) + pad, likewise H.
    gan_grid_size gives W and H: 1, or 0 with gan_last_error() set if W, H or W H 4 bytes would not fit
    (int, size_t). gan_grid draws into out, W x H x c bytes, channels interleaved (RGBRGB...); cells past
    n stay border. */
@@ -7849,7 +7850,7 @@ static float gan__shape_uniform(gan_rng *rng, float lo, float hi)
 /* Draws one shape into img (size x size bytes) and returns its kind. Each shape is a signed distance
    d(p) to its edge, negative inside; a pixel's coverage is clamp(0.5 - d, 0, 1) at its centre, the
    exact area for a straight edge crossing the pixel, which gives the soft border a renderer would.
-   Every length is tiny_gan.c's for 16 x 16, scaled by size / 16. */
+   Every length is given for 16 x 16 and scaled by size / 16. */
 static int gan__draw_shape(uint8_t *img, int size, gan_rng *rng)
 {
     int kind = (int)(gan_rng_u32(rng) % 4);
@@ -8627,7 +8628,8 @@ GANDEF int gan_idx_save(const char *path, const uint8_t *data, int ndim, const i
 
 /* ---- grids of samples ---- */
 
-#define GAN__GRID_BORDER 128 /* the border's gray level: x = 0, apart from black and white backgrounds */
+#define GAN__GRID_BORDER 80 /* the border's gray level: apart from black and white backgrounds and from the
+                                mid-gray (x = 0, 128) of an untrained generator's tiles */
 
 GANDEF void gan_to_bytes(uint8_t *out, const gan_float *x, size_t n)
 {

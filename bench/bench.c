@@ -69,8 +69,7 @@
                       anything, though it is printed here: a forked child's ru_maxrss counts what the
                       parent had resident at the fork (the page tables are copied, and exec keeps the
                       high-water mark), so a child forked later would report the parent's size.
-   7. build.s         seconds of one `cc -O2 examples/NAME.c -o /tmp/... -lm`: the issue asks for
-                      examples/dcgan.c; until it exists, examples/tiny_gan.c (example= says which).
+   7. build.s         seconds of one `cc -O2 examples/dcgan.c -o /tmp/... -lm`.
 
    Timing: each value is the median of several repetitions (clock_gettime, CLOCK_MONOTONIC; reps= says
    how many) after one untimed call; a repetition of a fast operation loops it until it lasts a few
@@ -1147,12 +1146,8 @@ static void section_build(void)
     pid_t pid;
 
     if (access(src, R_OK) != 0) {
-        src = "examples/tiny_gan.c";
-        if (access(src, R_OK) != 0) {
-            printf("# skip build.s: neither examples/dcgan.c nor examples/tiny_gan.c here (run from the repository root)\n");
-            return;
-        }
-        printf("# build.s: examples/dcgan.c does not exist yet; timing examples/tiny_gan.c instead\n");
+        printf("# skip build.s: no examples/dcgan.c here (run from the repository root)\n");
+        return;
     }
     fd = mkstemp(bin);
     if (fd < 0) {

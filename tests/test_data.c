@@ -818,7 +818,8 @@ static void test_loader(void)
 
 /* ---- shapes ----------------------------------------------------------------------------------- */
 
-/* examples/tiny_gan.c's draw_shape for 16 x 16 (values in [-1, 1]), copied as it is, to check the port. */
+/* A second implementation of the 16 x 16 drawing (values in [-1, 1]), written apart from gan.h's, to
+   check gan__draw_shape against. */
 static float ref_uniform(gan_rng *rng, float lo, float hi) { return lo + (hi - lo) * (float)gan_rng_uniform(rng); }
 static float ref_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 static void ref_draw_shape(float *img, gan_rng *rng)
@@ -884,7 +885,7 @@ static void test_shapes(void)
     test_report("shapes: mean pixel plausible (black background, shapes a few % to a third of the area)",
                 mean > 5 && mean < 80, "mean %.2f", mean);
     {
-        /* size 16 is tiny_gan.c's drawing: the same kinds, pixels within rounding */
+        /* size 16 is the reference drawing: the same kinds, pixels within rounding */
         gan_dataset t;
         gan_rng rng;
         float ref[256];
@@ -900,7 +901,7 @@ static void test_shapes(void)
                 worst = diff > worst ? diff : worst;
             }
         }
-        test_report("shapes: size 16 draws examples/tiny_gan.c's images", kinds && worst <= 1, "kinds %d, worst %d", kinds, worst);
+        test_report("shapes: size 16 draws the reference drawing's images", kinds && worst <= 1, "kinds %d, worst %d", kinds, worst);
         gan_dataset_free(&t);
     }
     test_report("shapes: size 8 works", gan_dataset_shapes(&s8, 20, 8, 3) && s8.h == 8 && s8.pixels[0] == 0, "%s",

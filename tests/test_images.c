@@ -428,7 +428,7 @@ static void test_grid(void)
     ok = gan_grid_size(&W, &H, 3, 2, 3, 8, 1, 2);
     test_report("images.grid: cols above n: the row holds n tiles", ok && W == 3 * 7 + 1 && H == 6, "%d x %d", W, H);
 
-    /* RGB: each output pixel is either border (128) or the tile's byte at its (c, yy / scale, xx / scale) */
+    /* RGB: each output pixel is either border (80) or the tile's byte at its (c, yy / scale, xx / scale) */
     gan_grid_size(&W, &H, N, Hh, Ww, 2, 1, 2);
     out = (uint8_t *)malloc((size_t)W * H * C);
     gan_grid(out, x, N, C, Hh, Ww, 2, 1, 2);
@@ -438,17 +438,17 @@ static void test_grid(void)
             int inside = X >= 1 && Y >= 1 && qx < 6 && ry < 4 && tile < N;
             for (c = 0; c < C; c++) {
                 int v = out[((size_t)Y * W + X) * C + c];
-                if (!inside) border_bad += v != 128;
+                if (!inside) border_bad += v != 80;
                 else bad += v != bytes[((tile * C + c) * Hh + ry / 2) * Ww + qx / 2];
             }
         }
     test_report("images.grid: RGB tiles interleaved at their offsets, scaled", bad == 0, "%d bytes differ", bad);
-    test_report("images.grid: border and the empty fourth cell are gray 128", border_bad == 0, "%d bytes differ", border_bad);
+    test_report("images.grid: border and the empty fourth cell are gray 80", border_bad == 0, "%d bytes differ", border_bad);
     /* one pixel by hand: tile 2 (second row, first column), channel 1, row 1, column 2 lands at
        X = pad + 2 scale = 5..6, Y = pad + (2 scale + pad) + 1 scale = 8..9; row 5 is border */
     test_report("images.grid: tile 2, channel 1, pixel (1, 2) at x 5-6, y 8-9",
                 out[(8 * 15 + 5) * 3 + 1] == bytes[((2 * 3 + 1) * 2 + 1) * 3 + 2] &&
-                    out[(9 * 15 + 6) * 3 + 1] == bytes[((2 * 3 + 1) * 2 + 1) * 3 + 2] && out[(5 * 15 + 5) * 3 + 1] == 128,
+                    out[(9 * 15 + 6) * 3 + 1] == bytes[((2 * 3 + 1) * 2 + 1) * 3 + 2] && out[(5 * 15 + 5) * 3 + 1] == 80,
                 "pixel value %d", out[(8 * 15 + 5) * 3 + 1]);
     free(out);
 
@@ -457,7 +457,7 @@ static void test_grid(void)
     out = (uint8_t *)malloc((size_t)W * H);
     gan_grid(out, x, 2, 1, 2, 3, 2, 2, 1);
     test_report("images.grid: gray, pad 2, scale 1", W == 12 && H == 6 && out[2 * W + 2] == bytes[0] &&
-                out[3 * W + 4] == bytes[5] && out[2 * W + 7] == bytes[6] && out[2 * W + 6] == 128 && out[1 * W + 2] == 128,
+                out[3 * W + 4] == bytes[5] && out[2 * W + 7] == bytes[6] && out[2 * W + 6] == 80 && out[1 * W + 2] == 80,
                 "%d x %d", W, H);
     free(out);
 
