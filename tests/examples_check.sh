@@ -161,8 +161,8 @@ if [ -n "$BIN_dcgan" ]; then
 fi
 
 if [ -n "$BIN_wgan" ]; then
-    trained "wgan-gp 100 steps" "$tmp/wgp.log" "$tmp/wgp.idx" --loose -- "$BIN_wgan" --loss wgan-gp --steps 100 --out "$tmp/wgp" --dump 500 "$tmp/wgp.idx"
-    trained "wgan 100 steps" "$tmp/wc.log" "$tmp/wc.idx" --loose -- "$BIN_wgan" --loss wgan --steps 100 --out "$tmp/wc" --dump 500 "$tmp/wc.idx"
+    trained "wgan-gp 150 steps" "$tmp/wgp.log" "$tmp/wgp.idx" --loose -- "$BIN_wgan" --loss wgan-gp --steps 150 --out "$tmp/wgp" --dump 500 "$tmp/wgp.idx"
+    trained "wgan 150 steps" "$tmp/wc.log" "$tmp/wc.idx" --loose -- "$BIN_wgan" --loss wgan --steps 150 --out "$tmp/wc" --dump 500 "$tmp/wc.idx"
 fi
 
 if [ -n "$BIN_cgan" ]; then
