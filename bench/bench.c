@@ -47,6 +47,9 @@
                       BCE-with-logits (gan_bce_logits_const), Adam(2e-4, 0.5, 0.999), GAN_INIT_DCGAN,
                       a fresh z every step, real batches from a pool of 10 uniform in [-1, 1].
       dcgan.imgs_per_s  64 / the step time.
+      dcgan.train_step  the same step through the library's GAN step (gan_train_step with
+                      gan_default_train(GAN_FAMILY_NONSATURATING)): it also reports D(x), D(G(z)) and
+                      both gradient norms, and copies each real batch in through its callback.
       dcgan.pct_peak  10.29 GFLOP (the issue's count of a step's work) / step time / the peak of the
                       kernel set in use at that thread count (section 1: the 1-thread figure for
                       threads=1, the summed 2-thread figure for threads=2).
@@ -876,6 +879,27 @@ static void run_dcgan(void *ctx)
     dcgan_step(&b->dc);
 }
 
+/* The step through gan_train_step, real batches copied in from the pool by its callback. */
+typedef struct {
+    gan_trainer *t;
+    const gan_float *pool;
+    int next;
+} train_bench;
+
+static int pool_real(void *user, gan_float *x, gan_float *labels, int n)
+{
+    train_bench *b = (train_bench *)user;
+    (void)labels;
+    memcpy(x, b->pool + (size_t)(b->next++ % POOL) * BATCH * IMG, (size_t)n * IMG * sizeof(gan_float));
+    return 1;
+}
+
+static void run_train_step(void *ctx)
+{
+    train_bench *b = (train_bench *)ctx;
+    must(gan_train_step(b->t, NULL, pool_real, b), "gan_train_step");
+}
+
 /* ---- 5. the WGAN-GP generator iteration -------------------------------------------------------- */
 
 typedef struct {
@@ -1002,6 +1026,29 @@ static void section_steps(gan_rng *rng)
     }
     if (n_counts == 2 && counts[0] == 1 && counts[1] == 2) print_scaling("dcgan", dcgan_s[0], dcgan_s[1], isa);
     dcgan_free(&db.dc);
+    {
+        gan_train_config cfg = gan_default_train(GAN_FAMILY_NONSATURATING);
+        gan_net *G = make_G(rng), *D = make_D(0, rng);
+        train_bench tb;
+        gan_net_init(G, GAN_INIT_DCGAN, rng);
+        gan_net_init(D, GAN_INIT_DCGAN, rng);
+        cfg.batch = BATCH;
+        tb.t = gan_trainer_create(G, D, NULL, &cfg);
+        must(tb.t != NULL, "gan_trainer_create");
+        tb.pool = pool;
+        tb.next = 0;
+        for (i = 0; i < n_counts; i++) {
+            double sec;
+            gan_set_threads(counts[i]);
+            sec = time_median(run_train_step, &tb, ts, &reps);
+            printf("dcgan.train_step %.2f ms threads=%d batch=%d reps=%d what=gan_train_step vs_step=%.2f\n", sec * 1e3,
+                   counts[i], BATCH, reps, sec / dcgan_s[i]);
+            fflush(stdout);
+        }
+        gan_trainer_free(tb.t);
+        gan_net_free(G);
+        gan_net_free(D);
+    }
 
     memset(&wc, 0, sizeof wc);
     wc.G = make_G(rng);

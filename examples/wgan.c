@@ -23,9 +23,10 @@ Weights GAN_INIT_DCGAN, batch 64. The progress lines' D is the critic's loss: -D
 Wasserstein-1 distance between the data and G's samples (up to the critic's Lipschitz constant), and
 it should fall as G learns; "penalty" is the gradient penalty's value, lambda included.
 
-Runtime (default 800 G steps = 4000 critic steps, 25.6 epochs of the 10000 MNIST images): about 8
-minutes on this 2-core VM (AMD EPYC, gcc 12 -O2) for wgan-gp: 0.61 s a G step at 2 threads, measured
-over 100 steps with the machine otherwise idle (--loss wgan: 0.34 s, no penalty passes).
+Runtime (default 800 G steps = 4000 critic steps, 25.6 epochs of the 10000 MNIST images): 8 to 9
+minutes on this 2-core VM (AMD EPYC Zen 4, gcc 12 -O2) for wgan-gp: 0.61-0.68 s a G step at 2
+threads, measured over 100 steps with the machine otherwise idle (--loss wgan: 0.34-0.39 s, no
+penalty passes).
 
 What the pictures show (wgan_stepNNNNNN.png: 64 samples from one fixed noise batch, G in evaluation
 mode, at step 0 and each quarter; wgan_real.png: 64 training images), for the default seed on MNIST
