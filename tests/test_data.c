@@ -18,25 +18,7 @@
 
 #include <stdlib.h>
 
-static long calls, live, fail_at;
-
-static void *flaky_malloc(size_t n)
-{
-    void *p;
-    if (++calls == fail_at) return NULL;
-    p = malloc(n);
-    if (p) live++;
-    return p;
-}
-
-static void counted_free(void *p)
-{
-    if (p) live--;
-    free(p);
-}
-
-#define GAN_MALLOC(n) flaky_malloc(n)
-#define GAN_FREE(p) counted_free(p)
+#include "flaky_alloc.h"
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
 #include "test.h"

@@ -10,26 +10,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <stdlib.h>
 
-static int fail_at, calls, live;
-
-/* Fails the fail_at-th call (0: never), and counts the blocks held. */
-static void *flaky_malloc(size_t n)
-{
-    void *p;
-    if (++calls == fail_at) return NULL;
-    p = malloc(n);
-    if (p) live++;
-    return p;
-}
-
-static void counted_free(void *p)
-{
-    if (p) live--;
-    free(p);
-}
-
-#define GAN_MALLOC(n) flaky_malloc(n)
-#define GAN_FREE(p) counted_free(p)
+#include "flaky_alloc.h"
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
 #include "test.h"
@@ -604,7 +585,7 @@ static void test_failures(void)
         free(cut.p);
     }
     test_report("images.png: cuts at chunk boundaries of a multi-IDAT file fail", wrong == 0 && n_cuts > 6 && live == 0,
-                "%d of %d cuts succeeded, %d blocks held", wrong, n_cuts, live);
+                "%d of %d cuts succeeded, %ld blocks held", wrong, n_cuts, live);
     free(m.p);
     free(big);
 
@@ -647,7 +628,7 @@ static void test_failures(void)
         }
         fail_at = 0;
         test_report("images.grid_save: out of memory fails naming the file, leaves no file, frees all",
-                    wrong == 0 && live == 0, "%s; %d held", why, live);
+                    wrong == 0 && live == 0, "%s; %ld held", why, live);
     }
 
     ok = gan_png_save("/nonexistent-gan-dir/x.png", small, 13, 17, 1, 13);
@@ -749,7 +730,7 @@ int main(void)
     test_failures();
     test_speed();
     test_imagemagick();
-    test_report("images: every block allocated is freed", live == 0, "%d blocks held", live);
+    test_report("images: every block allocated is freed", live == 0, "%ld blocks held", live);
 
     if (gan_test_failed) {
         printf("# the files are kept in %s\n", tmpdir);

@@ -3,25 +3,7 @@
    below fails its Nth call, for every N that gan_net_create reaches. */
 #include <stdlib.h>
 
-static int fail_at, calls, live;
-
-static void *flaky_malloc(size_t n)
-{
-    void *p;
-    if (++calls == fail_at) return NULL;
-    p = malloc(n);
-    if (p) live++;
-    return p;
-}
-
-static void counted_free(void *p)
-{
-    if (p) live--;
-    free(p);
-}
-
-#define GAN_MALLOC(n) flaky_malloc(n)
-#define GAN_FREE(p) counted_free(p)
+#include "flaky_alloc.h"
 #define GAN_IMPLEMENTATION
 #include "../gan.h"
 #include "test.h"
@@ -57,7 +39,7 @@ int main(void)
     test_report("oom: a create with memory succeeds", net != NULL && strcmp(gan_last_error(), "") == 0,
                 "create failed: %s", gan_last_error());
     gan_net_free(net);
-    test_report("oom: free gives back everything", live == 0, "%d blocks still held", live);
+    test_report("oom: free gives back everything", live == 0, "%ld blocks still held", live);
 
     for (n = 1; n <= total; n++) {
         fail_at = n;
@@ -66,7 +48,7 @@ int main(void)
         net = create();
         sprintf(name, "oom: allocation %d of %d fails -> NULL, a message, nothing held", n, total);
         test_report(name, net == NULL && strlen(gan_last_error()) > 0 && live == 0,
-                    "net %p, error \"%s\", %d blocks still held", (void *)net, gan_last_error(), live);
+                    "net %p, error \"%s\", %ld blocks still held", (void *)net, gan_last_error(), live);
         if (net) gan_net_free(net);
     }
     test_report("oom: create allocates at least once (so the loop above ran)", total >= 1, "%d allocations", total);
@@ -80,7 +62,7 @@ int main(void)
     test_report("oom: three threads start with memory", gan_set_threads(3) == 3, "%s", gan_last_error());
     total = calls;
     gan_set_threads(1);
-    test_report("oom: gan_set_threads(1) frees the pool", live == 0, "%d blocks still held", live);
+    test_report("oom: gan_set_threads(1) frees the pool", live == 0, "%ld blocks still held", live);
     for (n = 1; n <= total; n++) {
         int got;
         fail_at = n;
@@ -89,7 +71,7 @@ int main(void)
         got = gan_set_threads(3);
         sprintf(name, "oom: pool allocation %d of %d fails -> 0, one thread, a message, nothing held", n, total);
         test_report(name, got == 0 && gan_threads() == 1 && strlen(gan_last_error()) > 0 && live == 0,
-                    "returned %d, %d threads, error \"%s\", %d blocks still held", got, gan_threads(), gan_last_error(), live);
+                    "returned %d, %d threads, error \"%s\", %ld blocks still held", got, gan_threads(), gan_last_error(), live);
     }
 #endif
     return test_finish();
