@@ -4,9 +4,13 @@
 #   make test     build, then tests/run: every test program plus the compiler and option checks
 #   make check    the slower quality runs: every test program again under ASan and UBSan, then short
 #                 training runs of every example (tests/examples_check.sh, about 4 minutes on 2 cores)
-#                 (it does not repeat make test; CI runs both)
+#                 and the sample-quality scores of build/evaluate (tests/quality_check.sh, about 2 to 4
+#                 minutes; it says SKIP without GAN_DATA) (it does not repeat make test; CI runs both)
 #   make bench    peak FLOP/s, GEMM, layer and training-step timings (OpenBLAS beside ours when it is
 #                 installed; PyTorch's figures after, when /usr/bin/python3 has torch); BENCH_ARGS=--quick
+#   make quality  the sample-quality table of issue 11 (bench/quality.sh): our examples for 3 seeds and
+#                 PyTorch's dumps in bench/peers/, scored by build/evaluate; hours, not run by CI;
+#                 QUALITY_SEEDS, QUALITY_THREADS, QUALITY_DCGAN_FLAGS, ... (the script's header) set it
 #   make demo     build examples/dcgan.c and train it: on MNIST when GAN_DATA is set or ../shared/data/mnist
 #                 exists, else on gan.h's built-in shapes (it says which); pictures go to out/
 #   make clean    remove build/
@@ -29,7 +33,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 SAN_TESTS := $(patsubst tests/%.c,$(BUILD)/san/%,$(wildcard tests/test_*.c))
 TEST_HEADERS := $(wildcard tests/*.h)
 
-.PHONY: all test check bench demo clean
+.PHONY: all test check bench quality demo clean
 
 all: $(EXAMPLES) $(TESTS) $(BUILD)/bench
 
@@ -68,7 +72,7 @@ test: all
 	tests/run $(BUILD)
 
 check: $(SAN_TESTS) $(EXAMPLES) $(BUILD)/sample_check
-	tests/run --programs-only --examples $(BUILD) $(BUILD)/san
+	tests/run --programs-only --examples $(BUILD) --quality $(BUILD) $(BUILD)/san
 
 # Arguments for build/bench (--quick, --threads N, --only LIST) and for bench/torch_bench.py.
 BENCH_ARGS ?=
@@ -98,6 +102,10 @@ bench: $(BUILD)/bench
 	    echo '# skip torch: /usr/bin/python3 cannot import torch'; \
 	fi; \
 	exit $$status
+
+# The quality table: every example is built first; data from GAN_DATA, else ../shared/data.
+quality: $(EXAMPLES)
+	bench/quality.sh $(BUILD)
 
 # dcgan reads GAN_DATA itself; without it the Makefile points it at ../shared/data when MNIST is there.
 demo: $(BUILD)/dcgan
