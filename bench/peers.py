@@ -74,13 +74,16 @@ SETUP (bench/torch_bench.py's, reused from it): OPENBLAS_NUM_THREADS=1, glibc's 
     and MALLOC_TRIM_THRESHOLD_ at 1 GiB, OPENBLAS_CORETYPE=SkylakeX on Intel family 6 model 207 and unset
     on AMD, plus OMP_NUM_THREADS=threads; the script re-executes itself once with that environment.
 
-HOW LONG (the runs whose files are in bench/peers/, --threads 1, on the 2-core "Intel(R) Xeon(R)
-    Processor" VM, family 6 model 207, torch 1.13 with OpenBLAS, with the other core busy with other
-    work most of the time; the .txt files have the exact figures)
-    dcgan seed 1:         see bench/peers/dcgan-seed1.txt
-    dcgan-fashion seed 1: see bench/peers/dcgan-fashion-seed1.txt
-    cgan seed 1:          see bench/peers/cgan-seed1.txt
-    wgan-gp seed 1:       see bench/peers/wgan-gp-seed1.txt
+HOW LONG (training wall-clock at --threads 1 on the 2-core "Intel(R) Xeon(R) Processor" VM, family 6
+    model 207, torch 1.13 with OpenBLAS; the .txt files hold each dump's own figure)
+    The seed-1 dumps in bench/peers/ were made while other people's jobs kept the load average near
+    5 to 6 on the two cores, so their times are 3 to 4 times an unloaded run's:
+        dcgan 958 s, cgan 1707 s, dcgan-fashion 745 s (the load falling), wgan-gp 3403 s.
+    With only this script on the machine (two runs side by side, one core each):
+        dcgan seeds 2 and 3: 251 s and 248 s (0.17 s a step); dcgan seed 1 again: 345 s, its dump
+        byte-for-byte the one in bench/peers/ (same seed and thread count, same file);
+        100 steps of cgan: 40 s (so about 13 minutes for 2000); 100 G steps of wgan-gp: 159 s
+        (about 21 minutes for 800).
 """
 
 import gzip
