@@ -4649,6 +4649,16 @@ GANDEF gan_float gan_mse_const(gan_float *grad, const gan_float *x, gan_float ta
     return gan__mean_loss(gan__se1, grad, x, NULL, target, n);
 }
 
+/* log(sum_j exp(z_j)) over k values, the largest taken out first so that no exp overflows */
+static double gan__log_sum_exp(const gan_float *z, int k)
+{
+    double top = z[0], total = 0;
+    int j;
+    for (j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
+    for (j = 0; j < k; j++) total += exp((double)z[j] - top);
+    return top + log(total);
+}
+
 GANDEF gan_float gan_softmax_xent(gan_float *grad, const gan_float *x, const gan_float *labels, size_t n, int k)
 {
     double sum = 0, scale = 1.0 / (double)n;
@@ -4658,11 +4668,9 @@ GANDEF gan_float gan_softmax_xent(gan_float *grad, const gan_float *x, const gan
     for (r = 0; r < n; r++) {
         const gan_float *z = x + r * (size_t)k;
         int label = (int)labels[r];
-        double top = z[0], total = 0, lse;
+        double lse;
         GAN_ASSERT(labels[r] == (gan_float)label && label >= 0 && label < k && "gan_softmax_xent: a label in [0, k)");
-        for (j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
-        for (j = 0; j < k; j++) total += exp((double)z[j] - top);
-        lse = top + log(total);
+        lse = gan__log_sum_exp(z, k);
         sum += lse - z[label];
         if (grad)
             for (j = 0; j < k; j++)
@@ -8111,16 +8119,19 @@ GANDEF void gan_dataset_batch(const gan_dataset *d, gan_float *x, gan_float *lab
     }
 }
 
-/* A fresh order for the next pass: Fisher-Yates (Knuth's Algorithm P), uniform whatever order it starts from. */
-static void gan__loader_shuffle(gan_loader *l)
+/* Fisher-Yates (Knuth's Algorithm P) on a[0 .. n - 1]: uniform whatever order it starts from. */
+static void gan__shuffle(int *a, int n, gan_rng *rng)
 {
     int i;
-    for (i = l->data->n - 1; i > 0; i--) {
-        int j = (int)gan__rng_below(&l->rng, (uint32_t)i + 1u), t = l->order[i];
-        l->order[i] = l->order[j];
-        l->order[j] = t;
+    for (i = n - 1; i > 0; i--) {
+        int j = (int)gan__rng_below(rng, (uint32_t)i + 1u), t = a[i];
+        a[i] = a[j];
+        a[j] = t;
     }
 }
+
+/* A fresh order for the next pass. */
+static void gan__loader_shuffle(gan_loader *l) { gan__shuffle(l->order, l->data->n, &l->rng); }
 
 GANDEF int gan_loader_init(gan_loader *l, const gan_dataset *d, uint64_t seed)
 {
@@ -9026,11 +9037,7 @@ GANDEF int gan_classifier_train(gan_net *net, const gan_dataset *d, int first, i
     for (i = 0; ok && i < count; i++) order[i] = first + i;
     gan_net_set_training(net, 1);
     for (e = 0; ok && e < epochs; e++) {
-        for (i = count - 1; i > 0; i--) { /* Fisher-Yates */
-            int j = (int)gan__rng_below(&rng, (uint32_t)i + 1u), s = order[i];
-            order[i] = order[j];
-            order[j] = s;
-        }
+        gan__shuffle(order, count, &rng);
         sum = 0;
         for (at = 0; ok && at < count; at += B) {
             int n = count - at < B ? count - at : B;
@@ -9092,13 +9099,11 @@ GANDEF int gan_classify(gan_float *probs, gan_float *features, gan_net *net, con
         ys[0].data = logits;
         if (features) ys[1].data = features + (size_t)at * GAN_CLASSIFIER_FEATURES;
         if (!gan_net_infer_multi(net, ys, &in, GAN_STATS_RUNNING)) { ok = 0; break; }
-        for (i = 0; probs && i < n; i++) { /* softmax, the row's largest logit taken out first */
+        for (i = 0; probs && i < n; i++) { /* softmax: exp(z - log sum exp z) */
             const gan_float *z = logits + (size_t)i * classes;
             gan_float *p = probs + ((size_t)at + i) * classes;
-            double top = z[0], sum = 0;
-            for (k = 1; k < classes; k++) top = z[k] > top ? z[k] : top;
-            for (k = 0; k < classes; k++) sum += exp((double)z[k] - top);
-            for (k = 0; k < classes; k++) p[k] = (gan_float)(exp((double)z[k] - top) / sum);
+            double lse = gan__log_sum_exp(z, classes);
+            for (k = 0; k < classes; k++) p[k] = (gan_float)exp((double)z[k] - lse);
         }
     }
     GAN_FREE(index);

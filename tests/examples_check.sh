@@ -25,9 +25,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/examples_check.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 failed=0
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
-skip() { echo "SKIP $1: $2"; }
+. "$ROOT/tests/check_lib.sh" # pass, fail, skip, program
 
 # run LOG CMD...: prints the command, runs it with its output in LOG; returns its exit status.
 run() {
@@ -35,23 +33,6 @@ run() {
     shift
     echo "+ $*"
     "$@" >"$log" 2>&1
-}
-
-# The path of a program: BUILD/NAME, or NAME compiled from SRC into the temporary directory.
-program() {
-    name=$1
-    src=$2
-    if [ -x "$BUILD/$name" ]; then
-        echo "$BUILD/$name"
-        return 0
-    fi
-    echo "+ $CC -O2 $src -o $tmp/$name -lm" >&2
-    if $CC -O2 "$ROOT/$src" -o "$tmp/$name" -lm >"$tmp/$name.cc.log" 2>&1; then
-        echo "$tmp/$name"
-        return 0
-    fi
-    cat "$tmp/$name.cc.log" >&2
-    return 1
 }
 
 CHECK=$(program sample_check tests/sample_check.c) || { fail sample_check "does not compile"; exit 1; }

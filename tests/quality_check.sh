@@ -48,26 +48,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/quality_check.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 failed=0
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
-skip() { echo "SKIP $1: $2"; }
-
-# The path of a program: BUILD/NAME, or NAME compiled from SRC into the temporary directory.
-program() {
-    name=$1
-    src=$2
-    if [ -x "$BUILD/$name" ]; then
-        echo "$BUILD/$name"
-        return 0
-    fi
-    echo "+ $CC -O2 $src -o $tmp/$name -lm" >&2
-    if $CC -O2 "$ROOT/$src" -o "$tmp/$name" -lm >"$tmp/$name.cc.log" 2>&1; then
-        echo "$tmp/$name"
-        return 0
-    fi
-    cat "$tmp/$name.cc.log" >&2
-    return 1
-}
+. "$ROOT/tests/check_lib.sh" # pass, fail, skip, program
 
 now() { date +%s.%N 2>/dev/null || date +%s; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
