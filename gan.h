@@ -9300,14 +9300,14 @@ GANDEF int gan_frechet_distance(double *fd, const gan_gaussian *a, const gan_gau
         gan__fail("gan_frechet_distance: out of memory for %d dimensions", d);
         goto done;
     }
-    /* S_a^(1/2) = Q diag(sqrt(max(l, 0))) Q^T */
+    /* S_a^(1/2) = Q diag(sqrt(max(l, 0))) Q^T, summed over k in order, one rank-one term at a time */
     if (!gan_eigen_symmetric(vals, vecs, a->cov, d)) goto done;
-    for (i = 0; i < d; i++)
-        for (j = 0; j < d; j++) {
-            double s = 0;
-            for (k = 0; k < d; k++) s += vecs[(size_t)i * d + k] * sqrt(vals[k] > 0 ? vals[k] : 0) * vecs[(size_t)j * d + k];
-            root[(size_t)i * d + j] = s;
-        }
+    memset(root, 0, dd * sizeof(double));
+    for (k = 0; k < d; k++) {
+        double r = sqrt(vals[k] > 0 ? vals[k] : 0);
+        for (i = 0; i < d; i++)
+            for (j = 0; j < d; j++) root[(size_t)i * d + j] += vecs[(size_t)i * d + k] * r * vecs[(size_t)j * d + k];
+    }
     /* M = S_a^(1/2) S_b S_a^(1/2): symmetric positive semi-definite, with the eigenvalues of S_a S_b */
     gan__matmul_d(vecs, root, b->cov, d);
     gan__matmul_d(m, vecs, root, d);
