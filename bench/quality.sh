@@ -35,7 +35,8 @@
 # one line per model and source ("ours": the median over our seeds; "peer": the median over the
 # peer dumps there are): fd, kl, covered, label accuracy (cgan) and the runs' seconds (ours: the
 # whole run, wall clock; peer: train_s from bench/peers/RUN-seedS.txt), then the calibration rows
-# to read them against, then toy2d's modes and high-quality share per seed and their medians.
+# to read them against, then toy2d's modes, high-quality share, fair modes and KL per seed and
+# their medians.
 # The exit status is 1 when any run failed (the summary is printed all the same).
 
 set -u
@@ -201,7 +202,7 @@ summarize() {
     }' "${inputs[@]}"
 
     echo
-    echo "toy2d (2500 samples; a mode counts with >= 20 of them within 3 std):"
+    echo "toy2d (2500 samples of G, scored by gan_eval_modes):"
     for dist in ring8 grid25; do
         for s in $SEEDS; do
             line=$(grep '^modes ' "$OUT/toy2d-$dist-seed$s.log" 2>/dev/null | sed 's/ (2500 .*//')
@@ -214,8 +215,11 @@ summarize() {
                 for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
                 return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
             }
-            { m[++n] = $2 + 0; k = $4; sub(/,/, "", k); q[n] = $7 + 0 }
-            END { if (n) printf "  %s median: modes %g of %s, high quality %.1f %%\n", d, median(m, n), k, median(q, n) }'
+            { m[++n] = $2 + 0; k = $4; sub(/,/, "", k); q[n] = $7 + 0; fm[n] = $10 + 0; kl[n] = $14 + 0 }
+            END {
+                if (n) printf "  %s median: modes %g of %s, high quality %.1f %%, fair %g of %s, kl %.4f\n", d, median(m, n), k,
+                    median(q, n), median(fm, n), k, median(kl, n)
+            }'
     done
 }
 echo

@@ -22,8 +22,9 @@ class index: gan_embedding reads it).
               linear term at the start).
 Weights GAN_INIT_DCGAN (the label-map embedding keeps N(0, 1), so the map is on the images' scale),
 Adam(2e-4, 0.5, 0.999), batch 64, the non-saturating loss. With a gradient penalty (--loss wgan-gp or
-r1) D's BatchNorm becomes a LayerNorm. D steps use the real batch's labels for the fakes too; the G
-step draws labels uniformly (see gan_train_step).
+r1) D's BatchNorm becomes a LayerNorm. D steps use the real batch's labels for the fakes too, and
+with one D step (the default) the G step reuses that fake batch and so its labels; with n_critic > 1
+the G step draws fresh labels uniformly (see gan_train_step).
 
 Runtime (default 2000 steps, 12.8 epochs of the 10000 MNIST images): about 210 s on this 2-core VM
 (AMD EPYC, gcc 12 -O2): 103 ms a step at 2 threads, measured over 300 steps with the machine

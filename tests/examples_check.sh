@@ -12,7 +12,8 @@
 #   help, bad flag       --help exits 0; an unknown flag and a bad value exit 2
 #   checker              sample_check fails uniform noise, an untrained DCGAN's samples (--steps 0) and
 #                        a trained run's first sample repeated (a collapsed G); it passes the real data
-#   toy2d                ring8, 3000 steps: all 8 modes covered, at least 40 % high-quality samples
+#   toy2d                ring8, 3000 steps: all 8 modes covered and fair (gan_eval_modes), at least 40 %
+#                        high-quality samples
 #   dcgan                400 steps: exit 0 (finite losses) and its --dump passes sample_check
 #   wgan-gp, wgan, cgan, gan (MLP), cgan --projection
 #                        shorter runs: exit 0 and sample_check --loose passes their --dump
@@ -114,10 +115,11 @@ if [ -n "$BIN_toy2d" ]; then
         echo "$line"
         modes=$(echo "$line" | awk '{ print $2 }')
         share=$(echo "$line" | awk '{ print $7 }')
-        if [ "$modes" = 8 ] && awk "BEGIN { exit !($share >= 40) }"; then
+        fair=$(echo "$line" | awk '{ print $10 }')
+        if [ "$modes" = 8 ] && [ "$fair" = 8 ] && awk "BEGIN { exit !($share >= 40) }"; then
             pass "toy2d ring8"
         else
-            fail "toy2d ring8" "modes $modes of 8 (8 wanted), high quality $share % (40 wanted)"
+            fail "toy2d ring8" "modes $modes of 8, fair $fair of 8 (8 wanted), high quality $share % (40 wanted)"
         fi
     else
         fail "toy2d ring8" "exit status $?: $(tail -n 2 "$tmp/toy2d.log" | tr '\n' ' ')"
