@@ -1,4 +1,4 @@
-/* gan.h - v0.4.0 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.5.0 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -349,7 +349,7 @@
       and set gan_last_error(), which names the node where there is one. The library never calls
       exit() and never prints unless you call gan_net_print.
 
-   LIMITATIONS (v0.4.0)
+   LIMITATIONS (v0.5.0)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -385,7 +385,7 @@
 #endif
 
 #define GAN_VERSION_MAJOR 0
-#define GAN_VERSION_MINOR 4
+#define GAN_VERSION_MINOR 5
 #define GAN_VERSION_PATCH 0
 
 #ifndef GANDEF
@@ -9451,6 +9451,10 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
 
 /*
    HISTORY
+      0.5.0  (2026-12)  measuring samples: a small classifier trained by gan.h on the real data, the
+                        classes covered, class KL, confidence and label accuracy of generated images,
+                        the Frechet distance of Gaussians fitted in double to its features (a Jacobi
+                        symmetric eigendecomposition), the modes of 2-D mixtures, softmax cross-entropy.
       0.4.0  (2026-12)  GAN training: the GAN step (gan_trainer) with minimax, non-saturating, least
                         squares, hinge and Wasserstein losses, weight clipping, WGAN-GP and R1,
                         PacGAN packing, conditional labels and an EMA of G; the papers' recipes;

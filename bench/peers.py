@@ -84,6 +84,10 @@ HOW LONG (training wall-clock at --threads 1 on the 2-core "Intel(R) Xeon(R) Pro
         byte-for-byte the one in bench/peers/ (same seed and thread count, same file);
         100 steps of cgan: 40 s (so about 13 minutes for 2000); 100 G steps of wgan-gp: 159 s
         (about 21 minutes for 800).
+    Seeds 2 and 3 of cgan, dcgan-fashion and wgan-gp were made on a 2-core AMD EPYC Zen 4 (cpu="AMD
+    EPYC" in their .txt), one thread, beside three or four other single-threaded runs, so their
+    train_s are inflated likewise; on that machine at equal load a DCGAN step of this script takes
+    about 1.45 times one of dcgan.c --pack 2 (farm-bench, bench/quality.sh's header).
 """
 
 import gzip

@@ -1,36 +1,58 @@
 #!/usr/bin/env bash
 # bench/quality.sh [BUILD_DIR] - the sample-quality table of issue 11: our examples trained for each
 # seed, their samples scored by build/evaluate (gan.h's eval section) beside PyTorch's (bench/peers/),
-# and a summary of the medians. Run by `make quality`; not by CI (it takes hours: a default run is
-# about 140 s for dcgan, 9 minutes for wgan-gp, 4 for cgan, 2.5 for dcgan on Fashion, per seed, at
-# 2 threads on an idle 2-core machine, several times that at 1 thread beside other work).
+# and a summary of the medians. Run by `make quality`; not by CI (it takes hours: per seed at one
+# thread on a 2-core AMD EPYC Zen 4 with other runs beside it, about 80 s for each toy2d, 8 minutes
+# for dcgan, 8 for dcgan on Fashion, 12 for cgan and 21 for wgan-gp; two invocations with different
+# QUALITY_RUNS may share the machine, one core each).
 #
-# For each seed of QUALITY_SEEDS:
-#   toy2d --dist ring8, toy2d --dist grid25                 (their final "modes" line)
-#   dcgan                         --dump N OUT/dcgan-seedS.idx                       (MNIST)
-#   wgan (wgan-gp, its default)   --dump N OUT/wgan-gp-seedS.idx                     (MNIST)
-#   cgan                          --dump N OUT/cgan-seedS.idx --dump-labels OUT/cgan-seedS-labels.idx
-#   dcgan --dataset fashion       --dump N OUT/dcgan-fashion-seedS.idx
+# For each seed of QUALITY_SEEDS, each run of QUALITY_RUNS:
+#   toy2d      toy2d --dist ring8, toy2d --dist grid25       (their final "modes" line)
+#   dcgan      dcgan $DCGAN_Q      --dump N OUT/dcgan-seedS.idx                       (MNIST)
+#   wgan-gp    wgan $WGAN_Q (wgan-gp, its default loss) --dump N OUT/wgan-gp-seedS.idx (MNIST)
+#   cgan       cgan $CGAN_Q       --dump N OUT/cgan-seedS.idx --dump-labels OUT/cgan-seedS-labels.idx
+#   dcgan-fashion  dcgan $DCGAN_Q --dataset fashion --dump N OUT/dcgan-fashion-seedS.idx
+# The settings of the table (DCGAN_Q, CGAN_Q below) are what gan.h offers beyond the reference
+# models that the peers run, as issue 11 allows when our run stays within the peer's wall clock at
+# the same thread count:
+#   DCGAN_Q  --pack 2 --lr 3e-4 --steps 2000: PacGAN2 (D judges pairs, so each D pass is on half as
+#            many samples and a step takes about 0.7 of the peer's), a learning rate of 3e-4 for both
+#            nets, and 2000 steps (12.8 epochs of MNIST, 2.1 of Fashion) where the peer runs 1500
+#   WGAN_Q   --pack 2 --lr 2e-4 --steps 900: PacGAN2 in the critic (a G step of 5 critic steps
+#            then takes about 0.8 of the peer's), Adam at 2e-4 where the recipe has 1e-4 (betas
+#            0, 0.9 kept), and 900 G steps where the peer runs 800
+#   CGAN_Q   --projection: the projection discriminator, the same 2000 steps as the peer (a step
+#            costs about what the peer's does)
+# The step-time ratios were measured with farm-bench on a 2-core AMD EPYC Zen 4, one thread each,
+# our example against bench/peers.py on short runs of the same step ratio, run in turn: DCGAN
+# 400 steps of ours (pack 2) against 400 of the peer's, CPU ratio 0.69 (wall 0.72), so 2000 steps
+# cost about 0.92 of the peer's 1500; WGAN-GP 90 G steps against 80, CPU 0.79 (wall 0.74); cGAN
+# 300 against 300, CPU 1.00 (wall 1.04).
 # then build/evaluate --calibrate on the MNIST dumps, ours and bench/peers/{dcgan,wgan-gp,cgan}-seed*.idx.gz
 # (cgan's with its -labels file), and build/evaluate --dataset fashion --calibrate on the Fashion
 # ones and bench/peers/dcgan-fashion-seed*.idx.gz. A peer dump that is not there is skipped with a
-# message. Each run's wall-clock seconds (date +%s.%N around it) go to OUT/times.txt.
+# message. Each run's wall-clock seconds (date +%s.%N around it) go to OUT/times/RUN-seedS.txt, which
+# an earlier run of the same name and seed had written: so the table may be made in parts, and two
+# invocations with different QUALITY_RUNS may share one OUT at the same time (one core each).
 #
 # Environment (every one optional):
 #   GAN_DATA              the data directory (MNIST in GAN_DATA/mnist, Fashion in GAN_DATA/fashion-mnist);
 #                         default ../shared/data beside the repository
 #   QUALITY_SEEDS         default "1 2 3"
+#   QUALITY_RUNS          default "toy2d dcgan wgan-gp cgan dcgan-fashion" (they run in this order
+#                         whatever the order given); set but empty: no runs, only the evaluation and
+#                         summary, which score whatever dumps OUT holds
 #   QUALITY_THREADS       --threads of every run, default 1
 #   QUALITY_SAMPLES       the N of each --dump, default 10000
 #   QUALITY_OUT           where everything goes, default out/quality
 #   QUALITY_TOY2D_FLAGS, QUALITY_DCGAN_FLAGS, QUALITY_WGAN_FLAGS, QUALITY_CGAN_FLAGS,
 #   QUALITY_FASHION_FLAGS (dcgan on Fashion), QUALITY_EVAL_FLAGS (both evaluate runs)
-#                         extra flags for that program, after the script's own (so they win where a
-#                         flag is given twice); default empty, i.e. each example's defaults
+#                         extra flags for that program, after the script's own and the table's
+#                         settings (so they win where a flag is given twice); default empty
 #                         (e.g. QUALITY_DCGAN_FLAGS="--ema 0.999 --steps 3000")
 #
-# What it writes in OUT: RUN-seedS.log (each run's output), the dumps, times.txt ("RUN seed seconds
-# status" lines), eval-mnist.txt and eval-fashion.txt (evaluate's output: its "row" lines are
+# What it writes in OUT: RUN-seedS.log (each run's output), the dumps, times.txt (the lines of
+# times/, "RUN seed seconds status"), eval-mnist.txt and eval-fashion.txt (evaluate's output: its "row" lines are
 # described at the top of examples/evaluate.c), summary.txt (what it prints last). The summary has
 # one line per model and source ("ours": the median over our seeds; "peer": the median over the
 # peer dumps there are): fd, kl, covered, label accuracy (cgan) and the runs' seconds (ours: the
@@ -46,6 +68,10 @@ cd "$ROOT" || exit 1
 BUILD=${1:-build}
 DATA=${GAN_DATA:-$ROOT/../shared/data}
 SEEDS=${QUALITY_SEEDS:-1 2 3}
+RUNS=" ${QUALITY_RUNS-toy2d dcgan wgan-gp cgan dcgan-fashion} "
+DCGAN_Q=(--pack 2 --lr 3e-4 --steps 2000)
+CGAN_Q=(--projection)
+WGAN_Q=(--pack 2 --lr 2e-4 --steps 900)
 THREADS=${QUALITY_THREADS:-1}
 N=${QUALITY_SAMPLES:-10000}
 OUT=${QUALITY_OUT:-out/quality}
@@ -63,13 +89,13 @@ for p in toy2d dcgan wgan cgan evaluate; do
     fi
 done
 mkdir -p "$OUT" || exit 1
-: >"$OUT/times.txt"
+mkdir -p "$OUT/times" || exit 1
 failed=0
 
 now() { date +%s.%N; }
 
 # timed NAME SEED CMD...: runs CMD with its output in OUT/NAME-seedSEED.log (echoed as it comes),
-# and appends "NAME SEED seconds status" to OUT/times.txt.
+# and writes "NAME SEED seconds status" to OUT/times/NAME-seedSEED.txt.
 timed() {
     local name=$1 seed=$2 t0 t1 rc
     shift 2
@@ -79,7 +105,7 @@ timed() {
     rc=${PIPESTATUS[0]}
     t1=$(now)
     awk -v n="$name" -v s="$seed" -v a="$t0" -v b="$t1" -v r="$rc" 'BEGIN { printf "%s %s %.1f %d\n", n, s, b - a, r }' \
-        >>"$OUT/times.txt"
+        >"$OUT/times/$name-seed$seed.txt"
     if [ "$rc" -ne 0 ]; then
         echo "quality: $name seed $seed failed (exit status $rc)"
         failed=1
@@ -89,20 +115,25 @@ timed() {
 
 echo "quality: data $DATA, seeds $SEEDS, threads $THREADS, $N samples a dump, output in $OUT"
 common=(--threads "$THREADS")
+wanted() { case "$RUNS" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 for s in $SEEDS; do
-    for dist in ring8 grid25; do
-        timed "toy2d-$dist" "$s" "$BUILD/toy2d" --dist "$dist" --seed "$s" "${common[@]}" --out "$OUT/toy2d-$dist-seed$s" \
-            "${TOY2D_FLAGS[@]}"
-        grep '^modes ' "$OUT/toy2d-$dist-seed$s.log" | sed "s/^/toy2d $dist seed $s: /"
-    done
-    timed dcgan "$s" "$BUILD/dcgan" --data "$DATA" --dataset mnist --seed "$s" "${common[@]}" --out "$OUT/dcgan-seed$s" \
-        --dump "$N" "$OUT/dcgan-seed$s.idx" "${DCGAN_FLAGS[@]}"
-    timed wgan-gp "$s" "$BUILD/wgan" --data "$DATA" --dataset mnist --seed "$s" "${common[@]}" --out "$OUT/wgan-gp-seed$s" \
-        --dump "$N" "$OUT/wgan-gp-seed$s.idx" "${WGAN_FLAGS[@]}"
-    timed cgan "$s" "$BUILD/cgan" --data "$DATA" --dataset mnist --seed "$s" "${common[@]}" --out "$OUT/cgan-seed$s" \
-        --dump "$N" "$OUT/cgan-seed$s.idx" --dump-labels "$OUT/cgan-seed$s-labels.idx" "${CGAN_FLAGS[@]}"
-    timed dcgan-fashion "$s" "$BUILD/dcgan" --data "$DATA" --dataset fashion --seed "$s" "${common[@]}" \
-        --out "$OUT/dcgan-fashion-seed$s" --dump "$N" "$OUT/dcgan-fashion-seed$s.idx" "${FASHION_FLAGS[@]}"
+    if wanted toy2d; then
+        for dist in ring8 grid25; do
+            timed "toy2d-$dist" "$s" "$BUILD/toy2d" --dist "$dist" --seed "$s" "${common[@]}" --out "$OUT/toy2d-$dist-seed$s" \
+                "${TOY2D_FLAGS[@]}"
+            grep '^modes ' "$OUT/toy2d-$dist-seed$s.log" | sed "s/^/toy2d $dist seed $s: /"
+        done
+    fi
+    wanted dcgan && timed dcgan "$s" "$BUILD/dcgan" --data "$DATA" --dataset mnist --seed "$s" "${common[@]}" \
+        --out "$OUT/dcgan-seed$s" --dump "$N" "$OUT/dcgan-seed$s.idx" "${DCGAN_Q[@]}" "${DCGAN_FLAGS[@]}"
+    wanted wgan-gp && timed wgan-gp "$s" "$BUILD/wgan" --data "$DATA" --dataset mnist --seed "$s" "${common[@]}" \
+        --out "$OUT/wgan-gp-seed$s" --dump "$N" "$OUT/wgan-gp-seed$s.idx" "${WGAN_Q[@]}" "${WGAN_FLAGS[@]}"
+    wanted cgan && timed cgan "$s" "$BUILD/cgan" --data "$DATA" --dataset mnist --seed "$s" "${common[@]}" \
+        --out "$OUT/cgan-seed$s" --dump "$N" "$OUT/cgan-seed$s.idx" --dump-labels "$OUT/cgan-seed$s-labels.idx" \
+        "${CGAN_Q[@]}" "${CGAN_FLAGS[@]}"
+    wanted dcgan-fashion && timed dcgan-fashion "$s" "$BUILD/dcgan" --data "$DATA" --dataset fashion --seed "$s" \
+        "${common[@]}" --out "$OUT/dcgan-fashion-seed$s" --dump "$N" "$OUT/dcgan-fashion-seed$s.idx" "${DCGAN_Q[@]}" \
+        "${FASHION_FLAGS[@]}"
 done
 
 # The files of one evaluate run: our dumps of RUN for each seed, then the peers' (with labels files).
@@ -151,6 +182,7 @@ evaluate_set fashion fashion dcgan-fashion
 
 summarize() {
     local inputs=("$OUT/times.txt") f
+    cat "$OUT"/times/*.txt >"$OUT/times.txt" 2>/dev/null
     for f in bench/peers/*-seed*.txt "$OUT/eval-mnist.txt" "$OUT/eval-fashion.txt"; do
         [ -f "$f" ] && inputs+=("$f")
     done
