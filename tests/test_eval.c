@@ -253,6 +253,87 @@ static void test_softmax_xent(void)
     }
 }
 
+/* ---- 2-D modes -------------------------------------------------------------------------------- */
+
+/* gan_eval_modes on points placed by hand, each figure worked out from the definitions in gan.h. */
+static void check_modes(const char *name, const gan_float *xy, int n, const gan_float *c, int k, gan_float sigma,
+                        int modes, int fair, double hq, double kl)
+{
+    gan_mode_scores s;
+    int ok = gan_eval_modes(&s, xy, n, c, k, sigma);
+    test_report(name, ok && s.modes == modes && s.modes_fair == fair && s.high_quality == hq && fabs(s.kl - kl) <= 1e-15,
+                "ok %d: modes %d (want %d), fair %d (%d), high quality %.17g (%.17g), kl %.17g (%.17g): %s", ok, s.modes, modes,
+                s.modes_fair, fair, s.high_quality, hq, s.kl, kl, gan_last_error());
+}
+
+static void test_modes(void)
+{
+    static const gan_float two[4] = { 0, 0, 10, 0 }, near[4] = { 0, 0, 2, 0 }, four[8] = { 1, 1, -1, 1, -1, -1, 1, -1 };
+    gan_mode_scores s;
+    long live0 = live;
+    {
+        /* within 3 sigma of (0, 0): the centre, (0.5, 0.5) and (3, 0) on the boundary; of (10, 0): (10, 2.9);
+           (5, 0) and (20, 20) near neither. h = (3, 1) of n = 6. */
+        static const gan_float xy[12] = { 0, 0, 3, 0, 0.5f, 0.5f, 10, 2.9f, 5, 0, 20, 20 };
+        check_modes("modes: six points by hand (3 sigma included, two far off)", xy, 6, two, 2, 1, 2, 2, 4.0 / 6,
+                    0.75 * log(1.5) + 0.25 * log(0.5));
+    }
+    {
+        /* (1, 0) is within 3 sigma of both centres and equally near: it counts for the first (h = (2, 0)
+           with the sample on it, where the second would give (1, 1), both fair and kl 0), and both are covered */
+        static const gan_float xy[4] = { 1, 0, 0, 0 };
+        check_modes("modes: a tie goes to the lower centre; covered needs no nearest", xy, 2, near, 2, 1, 2, 1, 1, log(2.0));
+    }
+    {
+        /* one point at exactly 3 sigma from (0, 0) and no other: covered and high quality on the boundary */
+        static const gan_float xy[2] = { 3, 0 };
+        check_modes("modes: a lone point exactly 3 sigma out is within", xy, 1, two, 2, 1, 1, 1, 1, log(2.0));
+    }
+    {
+        static const gan_float xy[4] = { 50, 50, -50, 3 };
+        check_modes("modes: no high-quality sample: 0 modes, kl = log k", xy, 2, four, 4, 1, 0, 0, 0, log(4.0));
+    }
+    check_modes("modes: one sample on each centre: every mode fair, kl 0", four, 4, four, 4, 0.01f, 4, 4, 1, 0);
+    {
+        /* fair is 5 k h_j >= n: with k = 2, n = 10, h = (9, 1) the second mode holds exactly a fifth of its
+           share of 5; with one more far sample (n = 11) it no longer does */
+        gan_float xy[22];
+        int i;
+        for (i = 0; i < 9; i++) xy[2 * i] = 0, xy[2 * i + 1] = 0;
+        xy[18] = 10, xy[19] = 0;
+        xy[20] = 100, xy[21] = 100;
+        check_modes("modes: fair at exactly 0.2 n / k", xy, 10, two, 2, 1, 2, 2, 1, 0.9 * log(1.8) + 0.1 * log(0.2));
+        check_modes("modes: not fair just below 0.2 n / k", xy, 11, two, 2, 1, 2, 1, 10.0 / 11,
+                    0.9 * log(1.8) + 0.1 * log(0.2));
+    }
+    {
+        /* refusals zero *s */
+        static const gan_float xy[2] = { 0, 0 };
+        gan_float bad[2] = { 0, 0 };
+        bad[1] = (gan_float)NAN;
+        memset(&s, 0x7f, sizeof s);
+        clear_error();
+        check_refused("modes: n = 0 is refused", gan_eval_modes(&s, xy, 0, two, 2, 1), "gan_eval_modes", "points");
+        test_report("modes: a refusal zeroes the scores", s.modes == 0 && s.modes_fair == 0 && s.high_quality == 0 && s.kl == 0,
+                    "modes %d, fair %d, hq %g, kl %g", s.modes, s.modes_fair, s.high_quality, s.kl);
+        clear_error();
+        check_refused("modes: k = 0 is refused", gan_eval_modes(&s, xy, 1, two, 0, 1), "gan_eval_modes", "centres");
+        clear_error();
+        check_refused("modes: sigma 0 is refused", gan_eval_modes(&s, xy, 1, two, 2, 0), "gan_eval_modes", NULL);
+        clear_error();
+        check_refused("modes: a NaN sigma is refused", gan_eval_modes(&s, xy, 1, two, 2, (gan_float)NAN), "gan_eval_modes", NULL);
+        clear_error();
+        check_refused("modes: a NaN coordinate is refused", gan_eval_modes(&s, bad, 1, two, 2, 1), "gan_eval_modes", NULL);
+        clear_error();
+        check_refused("modes: a NaN centre is refused", gan_eval_modes(&s, xy, 1, bad, 1, 1), "gan_eval_modes", NULL);
+        fail_at = calls + 1;
+        clear_error();
+        check_refused("modes: out of memory is a refusal", gan_eval_modes(&s, xy, 1, two, 2, 1), "gan_eval_modes", NULL);
+        fail_at = 0;
+        test_report("modes: nothing left allocated", live == live0, "%ld blocks", live - live0);
+    }
+}
+
 /* ---- 2. gan_eigen_symmetric ------------------------------------------------------------------- */
 
 /* max_ij |(A V - V diag(l))_ij| / max |A| and max |V^T V - I|, in long double. */
@@ -1659,6 +1740,7 @@ int main(void)
     gan_dataset shapes;
     gan_set_threads(1);
     test_softmax_xent();
+    test_modes();
     test_eigen();
     test_gaussian_fit();
     test_frechet();
