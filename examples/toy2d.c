@@ -199,11 +199,11 @@ done:
     return ok;
 }
 
-/* The figures as the progress and final lines print them. */
-static void print_scores(const gan_mode_scores *sc, int k)
+/* The figures as the progress and final lines print them, between before and after. */
+static void print_scores(const char *before, const gan_mode_scores *sc, int k, const char *after)
 {
-    printf("modes %d of %d, high quality %.1f %%, fair %d of %d, kl %.4f", sc->modes, k, 100 * sc->high_quality,
-           sc->modes_fair, k, sc->kl);
+    printf("%smodes %d of %d, high quality %.1f %%, fair %d of %d, kl %.4f%s\n", before, sc->modes, k,
+           100 * sc->high_quality, sc->modes_fair, k, sc->kl, after);
 }
 
 /* G: z -> hidden -> hidden -> (x, y); D: pack points -> hidden -> hidden -> 1. */
@@ -296,9 +296,7 @@ int main(int argc, char **argv)
     gan_fill_normal(fixed_z, (size_t)N_EVAL * (size_t)zdim, 0, 1, &rng);
     mixture_real(&eval, real, NULL, N_EVAL);
     if (!score(&mix, real, N_EVAL, &sc)) return 1;
-    printf("the mixture's own samples: ");
-    print_scores(&sc, mix.k);
-    printf("\n");
+    print_scores("the mixture's own samples: ", &sc, mix.k, "");
 
     every = total >= 20 ? total / 20 : 1;
     tf_progress_start(&p, t);
@@ -310,9 +308,11 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (!score(&mix, fake, N_EVAL, &sc)) return 1;
-            printf("step %ld: ", step);
-            print_scores(&sc, mix.k);
-            printf("\n");
+            {
+                char at[32];
+                snprintf(at, sizeof at, "step %ld: ", step);
+                print_scores(at, &sc, mix.k, "");
+            }
             save_plot(&f, &mix, real, fake, step);
         }
         if (step == total) break;
@@ -333,8 +333,7 @@ int main(int argc, char **argv)
         if ((step + 1) % every == 0 || step + 1 == total) tf_progress_line(&p, t, step + 1, total, -1);
     }
     printf("trained in %.1f s\n", tf_seconds() - p.t_start);
-    print_scores(&sc, mix.k);
-    printf(" (2500 samples of G, gan_eval_modes)\n");
+    print_scores("", &sc, mix.k, " (2500 samples of G, gan_eval_modes)");
     if (f.dump_n > 0 && !dump_text(&f, t, zdim)) return 1;
 
     free(fixed_z);
