@@ -23,7 +23,7 @@ channels (PacGAN).
 Runtime (default 1500 steps, 9.6 epochs of the 10000 MNIST images): 137 s of training on a 2-core
 AMD EPYC Zen 4 VM (gcc 12 -O2, both threads, AVX-512 kernels), 91 ms a step; `make demo` took
 2 min 17 s with the compile (2000 steps took 3 min 9 s, over the demo's 3-minute budget). On a 2-core
-Intel Xeon VM (family 6 model 167, 139 GFLOP/s FMA peak a core against Zen 4's 115, but slower here) the
+Intel Xeon VM (family 6 model 167; 139 GFLOP/s measured FMA peak a core, yet slower steps) the
 same run trained in 227 s (151 ms a step) and `make demo` took 3 min 47 s once built. With another
 job holding one of the two cores a step takes over twice as long (and --threads 1 is then faster).
 
