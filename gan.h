@@ -548,6 +548,7 @@ typedef struct gan_layer {
     gan_float *W, *b, *dW, *db; /* weight and bias (BatchNorm/LayerNorm: gamma and beta) */
     size_t nW, nb;
     gan_float *run_mean, *run_var; /* BatchNorm running estimates */
+    int64_t batches_tracked;    /* BatchNorm: training forwards that updated them (num_batches_tracked) */
     gan_float *saved;           /* values the training forward keeps for backward: BatchNorm mean and
                                    1/std per channel, LayerNorm the same per sample, Dropout its mask */
     gan_float *work;            /* scratch shared by the network's layers (im2col columns) */
@@ -1061,6 +1062,86 @@ GANDEF void gan_plot_points(uint8_t *rgb, int W, int H, const gan_float *xy, int
 GANDEF void gan_plot_axes(uint8_t *rgb, int W, int H, gan_float x0, gan_float x1, gan_float y0, gan_float y1,
                           const uint8_t color[3]);
 
+/* ---- checkpoint -------------------------------------------------------------------------------- */
+
+/* A run's state in one file, in the safetensors layout (8 bytes of little-endian header length, a
+   JSON header naming each tensor's dtype, shape and byte range, then the tensors' raw little-endian
+   bytes), so Python reads it with json and torch.frombuffer. Tensor names, with part = G, D or G_ema:
+      <part>.<param>                   each parameter and buffer as gan_net_param / gan_net_buffer name
+                                       them, and <node>.num_batches_tracked (I64) of each BatchNorm:
+                                       with "<part>." stripped, the network's PyTorch state_dict
+      opt.<part>.<param>.<moment>      the optimizer's moments (exp_avg and exp_avg_sq for Adam,
+                                       momentum_buffer for SGD, square_avg and momentum_buffer for
+                                       RMSProp); opt.<part>.step (I64) and .lr, .momentum, .beta1,
+                                       .beta2, .alpha, .eps, .weight_decay (G and D)
+      rng.<part>.<node>                each Dropout stream (U64 [2]: PCG32's state and increment)
+      train.*                          the trainer's stream (train.rng), its counters (train.steps,
+                                       .d_steps, .real_seen) and settings (.batch, .n_critic, .pack,
+                                       .classes, .penalty_weight, .clip, .ema_decay, .seed)
+      data.*                           the loader: data.order (I32 [n]), .pos, .epoch, .rng
+   Floats are F32 (F64 with GAN_DOUBLE). __metadata__ holds strings: "format" ("gan.h checkpoint"),
+   "format_version" ("1"), "gan.h" (the version that wrote it), "kind" ("trainer" or "net"),
+   "arch.<part>" (each node of the network: name, kind, inputs, output shape and the integer
+   hyper-parameters), "train.loss", "train.penalty", "opt.<part>.kind", "user.<key>" for the caller's
+   own strings, and last "crc32": 8 hex digits of the CRC-32 (gzip's) of every byte of the file, those
+   8 digits read as '0's. */
+typedef struct gan_checkpoint gan_checkpoint;
+
+/* One of the caller's strings for a checkpoint's metadata, stored as "user.<key>". */
+typedef struct gan_meta {
+    const char *key, *value;
+} gan_meta;
+
+/* Writes everything gan_train_step depends on: G, D and G_ema with their optimizers, every random
+   stream, the counters and settings, and (data not NULL) the loader's order and position; meta: n_meta
+   strings of the caller's (NULL, 0: none). 1, or 0 with gan_last_error() (the callback failed). */
+GANDEF int gan_trainer_write(gan_write_fn write, void *user, const gan_trainer *t, const gan_loader *data,
+                             const gan_meta *meta, int n_meta);
+/* One network's parameters and buffers, named "<part>.<param>" (part "G": a generator to sample from
+   or to open in PyTorch): no optimizer state or random streams. 1, or 0 with gan_last_error(). */
+GANDEF int gan_net_write(gan_write_fn write, void *user, const gan_net *net, const char *part);
+
+/* A checkpoint in memory: bytes (n of them, kept by the caller until gan_checkpoint_close) checked
+   through and through: the layout, the JSON, every tensor's size and place (they must tile the data
+   exactly), the format version and the CRC-32. name is used in messages. NULL with gan_last_error()
+   naming the problem. */
+GANDEF gan_checkpoint *gan_checkpoint_parse(const uint8_t *bytes, size_t n, const char *name);
+GANDEF void gan_checkpoint_close(gan_checkpoint *ck);   /* NULL: nothing */
+/* The metadata string under key, or NULL. */
+GANDEF const char *gan_checkpoint_meta(const gan_checkpoint *ck, const char *key);
+/* The training settings a trainer checkpoint holds (loss, penalty, clipping, batch, critic steps,
+   packing, classes, EMA decay, seed, both optimizers' hyper-parameters), to build the same networks
+   and compare with a command line. 1, or 0 with gan_last_error(). */
+GANDEF int gan_checkpoint_config(const gan_checkpoint *ck, gan_train_config *cfg);
+/* Restores a trainer checkpoint into t (its networks of the same architectures, built from the same
+   graphs) and, when data is not NULL, the loader (over a data set of the same size): afterwards
+   gan_train_step continues the run bit for bit as if it had not stopped (same build and kernel
+   path, any thread count). Settings come from the file and replace t->cfg. Everything is checked
+   before anything is changed: a tensor missing, extra or of another dtype or shape, or an
+   architecture that differs, is refused naming both; t and data are then as they were. 1, or 0. */
+GANDEF int gan_checkpoint_load(const gan_checkpoint *ck, gan_trainer *t, gan_loader *data);
+/* Loads part's parameters and buffers (part "G_ema" or "G" of a trainer checkpoint, or the part a
+   gan_net_write file was written with) into net, checked as gan_checkpoint_load checks. 1, or 0. */
+GANDEF int gan_checkpoint_load_net(const gan_checkpoint *ck, gan_net *net, const char *part);
+
+/* Writes a file so that a crash, a kill or a full disk never leaves it half-written: encode(ctx,
+   write, user) writes the bytes into path + ".tmp" in the same folder, which is flushed, fsync'ed
+   (where POSIX offers fsync) and closed, then renamed over path (and the folder fsync'ed); on any
+   failure the temporary file is removed and path is as it was. Not covered: where fsync is missing
+   (Windows, say) a power cut may still lose the last writes; on Windows an existing path is removed
+   before the rename, so a crash at that moment leaves only the .tmp file. gan_png_save and the other
+   saves go through it. 1, or 0 with gan_last_error() naming the path. */
+typedef int (*gan_encode_fn)(void *ctx, gan_write_fn write, void *user);
+#ifndef GAN_NO_STDIO
+GANDEF int gan_save_file(const char *path, gan_encode_fn encode, void *ctx);
+/* gan_trainer_write and gan_net_write into a file, crash-safe as gan_save_file. */
+GANDEF int gan_trainer_save(const char *path, const gan_trainer *t, const gan_loader *data, const gan_meta *meta,
+                            int n_meta);
+GANDEF int gan_net_save(const char *path, const gan_net *net, const char *part);
+/* Reads the whole file and parses it as gan_checkpoint_parse (the file's bytes are then owned). */
+GANDEF gan_checkpoint *gan_checkpoint_open(const char *path);
+#endif
+
 /* ---- eval -------------------------------------------------------------------------------------- */
 
 /* Sample quality without Inception weights: a small classifier that gan.h trains itself on the real
@@ -1245,6 +1326,18 @@ GANDEF const char *gan_last_error(void);
 #include <unistd.h>
 #endif
 
+/* Saves write through POSIX file descriptors where there are any, so that they can fsync. */
+#if !defined(GAN_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
+#define GAN__POSIX_FILES 1
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+#define GAN__STR2(x) #x
+#define GAN__STR(x) GAN__STR2(x)
+#define GAN__VERSION_TEXT GAN__STR(GAN_VERSION_MAJOR) "." GAN__STR(GAN_VERSION_MINOR) "." GAN__STR(GAN_VERSION_PATCH)
+
 #if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
 #define GAN__RESTRICT __restrict__
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
@@ -1262,6 +1355,9 @@ static void *gan__align_up(void *p)
 {
     return p ? (char *)p + (GAN__ALIGN_BYTES - (size_t)((uintptr_t)p % GAN__ALIGN_BYTES)) % GAN__ALIGN_BYTES : NULL;
 }
+
+/* x - x is 0 for a finite x, NaN for an infinity or a NaN (no -ffast-math here). */
+static int gan__finite(double x) { return x - x == 0; }
 
 /* ==== errors ==== */
 
@@ -3414,6 +3510,7 @@ static void gan__batchnorm_forward(gan_layer *L, const gan__fwd *f)
 {
     GAN_ASSERT((f->mode == GAN__EVAL || (size_t)f->n * L->in.h * L->in.w > 1) && "BatchNorm with batch statistics needs more than one value per channel");
     gan__layer_parallel(gan__batchnorm_forward_part, L, f, NULL, (size_t)L->in.c, GAN__CHANNEL_GRAIN);
+    if (f->mode == GAN__TRAIN && L->run_mean) L->batches_tracked++;
 }
 
 /* dx = g (dy - mean(dy) - xhat mean(dy xhat)) over channels [c0, c0 + nb), the per-channel values
@@ -6507,6 +6604,7 @@ static void gan__copy_buffers(gan_layer *dst, const gan_layer *src)
         gan__buffers_of(dst, j, &b);
         memcpy(b.data, a.data, a.count * sizeof(gan_float));
     }
+    dst->batches_tracked = src->batches_tracked;
 }
 
 /* Two planned layers that hold their parameters and statistics in one layout: the same kind,
@@ -7101,6 +7199,9 @@ static int gan__d_step(gan_trainer *t, gan_step_stats *s, gan_real_fn real, void
     if (c->penalty_weight > 0 && !gan__penalize(t, &penalty, fake->data)) return 0;
     s->penalty = penalty;
     s->d_grad_norm = gan__grad_norm(t->D);
+    if (!gan__finite(s->d_loss + penalty + s->d_grad_norm))
+        return gan__fail("gan_train_step: step %z: D's loss, penalty or gradient is not finite, so D was not updated "
+                         "(a learning rate too high?)", (size_t)(t->steps + 1));
     gan_net_step(t->D);
     t->d_steps++;
     if (c->clip > 0)
@@ -7157,6 +7258,9 @@ GANDEF int gan_train_step(gan_trainer *t, gan_step_stats *stats, gan_real_fn rea
     gan_net_zero_grad(t->G);
     if (!gan_net_backward_multi(t->G, &dfake, GAN_GRAD_PARAMS)) return 0;
     s.g_grad_norm = gan__grad_norm(t->G);
+    if (!gan__finite(s.g_loss + s.g_grad_norm))
+        return gan__fail("gan_train_step: step %z: G's loss or gradient is not finite, so G was not updated "
+                         "(a learning rate too high?)", (size_t)(t->steps + 1));
     gan_net_step(t->G);
     t->steps++;
     if (t->G_ema) gan__ema_update(t);
@@ -8751,54 +8855,223 @@ GANDEF int gan_idx_write(gan_write_fn write, void *user, const uint8_t *data, in
 }
 
 #ifndef GAN_NO_STDIO
-/* gan_write_fn for a FILE *. */
-static int gan__write_file(void *user, const void *data, size_t n)
+/* ---- crash-safe files ---- */
+
+/* Where the bytes of a save go: a file, through a 64 KiB buffer. */
+typedef struct gan__out_file {
+#ifdef GAN__POSIX_FILES
+    int fd;
+#else
+    FILE *f;
+#endif
+    uint8_t *buf;
+    size_t used;
+    int failed;
+} gan__out_file;
+
+#define GAN__OUT_BUFFER ((size_t)1 << 16)
+
+/* The buffer's bytes into the file; 0 on a write error (a full disk). */
+static int gan__out_drain(gan__out_file *o)
 {
-    return fwrite(data, 1, n, (FILE *)user) == n;
+#ifdef GAN__POSIX_FILES
+    const uint8_t *p = o->buf;
+    size_t n = o->used;
+    while (n > 0) {
+        ssize_t w = write(o->fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return 0;
+        p += w;
+        n -= (size_t)w;
+    }
+#else
+    if (o->used && fwrite(o->buf, 1, o->used, o->f) != o->used) return 0;
+#endif
+    o->used = 0;
+    return 1;
 }
 
-/* Ends a save: closes f, and on any failure (the encoder's, a write's or the close's) removes the
-   file and puts its path into the message. */
-static int gan__save_end(FILE *f, int ok, const char *who, const char *path)
+/* gan_write_fn of a save. */
+static int gan__out_write(void *user, const void *data, size_t n)
 {
-    char why[GAN__ERROR_MAX];
-    int write_failed = ferror(f) != 0;
-    if (fclose(f) != 0 || write_failed) {
-        ok = gan__fail("%s: cannot write %s", who, path);
-    } else if (!ok) {
-        memcpy(why, gan__error, GAN__ERROR_MAX);
-        gan__fail("%s: %s: %s", who, path, why);
+    gan__out_file *o = (gan__out_file *)user;
+    const uint8_t *p = (const uint8_t *)data;
+    while (n > 0 && !o->failed) {
+        size_t take = GAN__OUT_BUFFER - o->used < n ? GAN__OUT_BUFFER - o->used : n;
+        memcpy(o->buf + o->used, p, take);
+        o->used += take;
+        p += take;
+        n -= take;
+        if (o->used == GAN__OUT_BUFFER && !gan__out_drain(o)) o->failed = 1;
     }
-    if (!ok) remove(path);
+    return !o->failed;
+}
+
+/* Opens the temporary file; 0 if it cannot be created. */
+static int gan__out_open(gan__out_file *o, const char *tmp)
+{
+#ifdef GAN__POSIX_FILES
+    do o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666); while (o->fd < 0 && errno == EINTR);
+    return o->fd >= 0;
+#else
+    return (o->f = fopen(tmp, "wb")) != NULL;
+#endif
+}
+
+/* Drains, syncs to the disk and closes; 0 if any of it failed (the file is closed either way). */
+static int gan__out_close(gan__out_file *o)
+{
+    int ok = !o->failed && gan__out_drain(o);
+#ifdef GAN__POSIX_FILES
+    if (ok && fsync(o->fd) != 0) ok = 0;
+    if (close(o->fd) != 0) ok = 0;
+#else
+    if (ok && fflush(o->f) != 0) ok = 0;
+    if (fclose(o->f) != 0) ok = 0;
+#endif
     return ok;
 }
 
-/* Opens path for a save, or sets the message. */
-static FILE *gan__save_open(const char *who, const char *path)
+/* After the rename: the folder's entry made durable too (best effort: a folder that cannot be
+   opened for reading changes nothing about the file). */
+static void gan__sync_folder(const char *path)
 {
-    FILE *f;
-    GAN_ASSERT(path && "a save needs a path");
-    f = fopen(path, "wb");
-    if (!f) gan__fail("%s: cannot open %s for writing", who, path);
-    return f;
+#ifdef GAN__POSIX_FILES
+    size_t n = strlen(path);
+    char *dir;
+    int fd;
+    while (n > 0 && path[n - 1] != '/') n--;
+    dir = (char *)GAN_MALLOC(n + 2);
+    if (!dir) return;
+    if (n == 0) {
+        dir[0] = '.';
+        dir[1] = 0;
+    } else {
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    GAN_FREE(dir);
+#else
+    (void)path;
+#endif
+}
+
+/* gan_save_file with `who` naming the caller in messages. */
+static int gan__save(const char *who, const char *path, gan_encode_fn encode, void *ctx)
+{
+    gan__out_file o;
+    char why[GAN__ERROR_MAX];
+    size_t n;
+    char *tmp;
+    int ok;
+    GAN_ASSERT(path && encode && "a save needs a path and an encoder");
+    n = strlen(path);
+    memset(&o, 0, sizeof o);
+    tmp = (char *)GAN_MALLOC(n + 5);
+    o.buf = (uint8_t *)GAN_MALLOC(GAN__OUT_BUFFER);
+    if (!tmp || !o.buf) {
+        GAN_FREE(tmp);
+        GAN_FREE(o.buf);
+        return gan__fail("%s: %s: out of memory", who, path);
+    }
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    if (!gan__out_open(&o, tmp)) {
+        gan__fail("%s: cannot create %s", who, tmp);
+        GAN_FREE(tmp);
+        GAN_FREE(o.buf);
+        return 0;
+    }
+    gan__error[0] = 0;
+    ok = encode(ctx, gan__out_write, &o);
+    memcpy(why, gan__error, GAN__ERROR_MAX);
+    if (!gan__out_close(&o) || o.failed)
+        ok = gan__fail("%s: cannot write %s (is the disk full?); %s is as it was", who, tmp, path);
+    else if (!ok)
+        gan__fail("%s: %s: %s", who, path, why);
+    if (ok) {
+        int moved = rename(tmp, path) == 0;
+#if defined(_WIN32)
+        if (!moved) { /* Windows renames onto no existing file */
+            remove(path);
+            moved = rename(tmp, path) == 0;
+        }
+#endif
+        if (!moved) ok = gan__fail("%s: cannot rename %s to %s", who, tmp, path);
+    }
+    if (ok) gan__sync_folder(path);
+    else remove(tmp);
+    GAN_FREE(tmp);
+    GAN_FREE(o.buf);
+    return ok;
+}
+
+GANDEF int gan_save_file(const char *path, gan_encode_fn encode, void *ctx)
+{
+    return gan__save("gan_save_file", path, encode, ctx);
+}
+
+/* The saves of pictures and IDX files: their arguments, and encoders that take them. */
+typedef struct gan__image_args {
+    const uint8_t *pixels;
+    int w, h, comp, stride;
+    int ndim;
+    const int *dims;
+} gan__image_args;
+
+static int gan__encode_png(void *ctx, gan_write_fn write, void *user)
+{
+    const gan__image_args *a = (const gan__image_args *)ctx;
+    return gan_png_write(write, user, a->pixels, a->w, a->h, a->comp, a->stride);
+}
+
+static int gan__encode_pnm(void *ctx, gan_write_fn write, void *user)
+{
+    const gan__image_args *a = (const gan__image_args *)ctx;
+    return gan_pnm_write(write, user, a->pixels, a->w, a->h, a->comp, a->stride);
+}
+
+static int gan__encode_idx(void *ctx, gan_write_fn write, void *user)
+{
+    const gan__image_args *a = (const gan__image_args *)ctx;
+    return gan_idx_write(write, user, a->pixels, a->ndim, a->dims);
+}
+
+static gan__image_args gan__image_of(const uint8_t *pixels, int w, int h, int comp, int stride)
+{
+    gan__image_args a;
+    memset(&a, 0, sizeof a);
+    a.pixels = pixels;
+    a.w = w;
+    a.h = h;
+    a.comp = comp;
+    a.stride = stride;
+    return a;
 }
 
 GANDEF int gan_png_save(const char *path, const uint8_t *pixels, int w, int h, int comp, int stride)
 {
-    FILE *f = gan__save_open("gan_png_save", path);
-    return f ? gan__save_end(f, gan_png_write(gan__write_file, f, pixels, w, h, comp, stride), "gan_png_save", path) : 0;
+    gan__image_args a = gan__image_of(pixels, w, h, comp, stride);
+    return gan__save("gan_png_save", path, gan__encode_png, &a);
 }
 
 GANDEF int gan_pnm_save(const char *path, const uint8_t *pixels, int w, int h, int comp, int stride)
 {
-    FILE *f = gan__save_open("gan_pnm_save", path);
-    return f ? gan__save_end(f, gan_pnm_write(gan__write_file, f, pixels, w, h, comp, stride), "gan_pnm_save", path) : 0;
+    gan__image_args a = gan__image_of(pixels, w, h, comp, stride);
+    return gan__save("gan_pnm_save", path, gan__encode_pnm, &a);
 }
 
 GANDEF int gan_idx_save(const char *path, const uint8_t *data, int ndim, const int *dims)
 {
-    FILE *f = gan__save_open("gan_idx_save", path);
-    return f ? gan__save_end(f, gan_idx_write(gan__write_file, f, data, ndim, dims), "gan_idx_save", path) : 0;
+    gan__image_args a = gan__image_of(data, 0, 0, 0, 0);
+    a.ndim = ndim;
+    a.dims = dims;
+    return gan__save("gan_idx_save", path, gan__encode_idx, &a);
 }
 #endif
 
@@ -8944,14 +9217,1424 @@ GANDEF void gan_plot_axes(uint8_t *rgb, int W, int H, gan_float x0, gan_float x1
         for (i = 0; i < W; i++) memcpy(rgb + 3 * ((size_t)py * (size_t)W + (size_t)i), color, 3);
 }
 
+/* ==== checkpoint ==== */
+
+/* safetensors' dtypes with their sizes; a file may hold any, gan.h writes the first five. */
+typedef enum gan__dtype {
+    GAN__F32, GAN__F64, GAN__I32, GAN__I64, GAN__U64,
+    GAN__F16, GAN__BF16, GAN__I16, GAN__I8, GAN__U32, GAN__U16, GAN__U8, GAN__BOOL, GAN__DTYPES
+} gan__dtype;
+
+static const struct {
+    const char *name;
+    int size;
+} gan__dtypes[GAN__DTYPES] = {
+    { "F32", 4 }, { "F64", 8 }, { "I32", 4 }, { "I64", 8 }, { "U64", 8 },
+    { "F16", 2 }, { "BF16", 2 }, { "I16", 2 }, { "I8", 1 }, { "U32", 4 }, { "U16", 2 }, { "U8", 1 }, { "BOOL", 1 }
+};
+
+#ifdef GAN_DOUBLE
+#define GAN__DT_FLOAT GAN__F64
+#else
+#define GAN__DT_FLOAT GAN__F32
+#endif
+
+#define GAN__CK_FORMAT "gan.h checkpoint"
+#define GAN__CK_VERSION "1"
+#define GAN__CK_MAX_DIMS 8
+#define GAN__CK_NAME_MAX (3 * GAN_NAME_MAX)
+/* A header past 16 MiB is refused before anything is allocated for it (a network's is a few KiB). */
+#define GAN__CK_MAX_HEADER ((uint64_t)1 << 24)
+/* The shortest JSON a tensor entry and a metadata entry can take, which bound how many a header of
+   a given length can hold: "":{"dtype":"U8","shape":[],"data_offsets":[0,0]} and "":"". */
+#define GAN__CK_MIN_TENSOR_TEXT 50
+#define GAN__CK_MIN_META_TEXT 5
+/* Metadata strings are few (a dozen, and the caller's); duplicates are looked for pair by pair. */
+#define GAN__CK_MAX_META 4096
+
+/* The optimizer's moment tensors m and v by kind (NULL: not used by it, not stored). */
+static const char *const gan__moment_names[3][2] = {
+    { "momentum_buffer", NULL },        /* GAN_SGD */
+    { "exp_avg", "exp_avg_sq" },        /* GAN_ADAM */
+    { "momentum_buffer", "square_avg" } /* GAN_RMSPROP */
+};
+static const char *const gan__optim_names[3] = { "sgd", "adam", "rmsprop" };
+static const char *const gan__penalty_names[4] = { "wgan-gp", "wgan-gp-one-sided", "r1", "r2" };
+static const char *const gan__parts[3] = { "G", "D", "G_ema" };
+
+static int gan__little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
+/* count values of `size` bytes from src to dst, byte-reversed on a big-endian machine (the file's
+   order is little-endian). */
+static void gan__copy_le(void *dst, const void *src, size_t count, int size)
+{
+    size_t i;
+    int b;
+    if (gan__little_endian()) {
+        memcpy(dst, src, count * (size_t)size);
+        return;
+    }
+    for (i = 0; i < count; i++)
+        for (b = 0; b < size; b++) ((uint8_t *)dst)[i * size + b] = ((const uint8_t *)src)[i * size + size - 1 - b];
+}
+
+/* ---- writing: a sink that counts, checksums and writes ---- */
+
+typedef struct gan__sink {
+    gan_write_fn write;  /* NULL: count (and checksum) only */
+    void *user;
+    int ok;
+    uint64_t length;     /* bytes passed so far */
+    int crc_on;
+    uint32_t crc;
+} gan__sink;
+
+static void gan__sink_put(gan__sink *s, const void *p, size_t n)
+{
+    s->length += n;
+    if (s->crc_on) s->crc = gan__crc32(s->crc, (const uint8_t *)p, n);
+    if (s->write && s->ok && n && !s->write(s->user, p, n)) s->ok = 0;
+}
+
+static void gan__sink_str(gan__sink *s, const char *text) { gan__sink_put(s, text, strlen(text)); }
+
+static void gan__sink_u64(gan__sink *s, uint64_t v)
+{
+    char digits[24];
+    int n = 0;
+    do digits[sizeof digits - 1 - n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    gan__sink_put(s, digits + sizeof digits - n, (size_t)n);
+}
+
+/* A JSON string: quotes, and escapes for '"', '\\' and control characters. */
+static void gan__sink_json(gan__sink *s, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = text;
+    gan__sink_put(s, "\"", 1);
+    for (; *text; text++) {
+        unsigned char c = (unsigned char)*text;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        gan__sink_put(s, run, (size_t)(text - run));
+        if (c == '"' || c == '\\') {
+            char e[2];
+            e[0] = '\\';
+            e[1] = (char)c;
+            gan__sink_put(s, e, 2);
+        } else {
+            char e[6] = { '\\', 'u', '0', '0', 0, 0 };
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            gan__sink_put(s, e, 6);
+        }
+        run = text + 1;
+    }
+    gan__sink_put(s, run, (size_t)(text - run));
+    gan__sink_put(s, "\"", 1);
+}
+
+/* count values of `size` bytes in little-endian order. */
+static void gan__sink_le(gan__sink *s, const void *data, size_t count, int size)
+{
+    uint8_t chunk[1024];
+    size_t per = sizeof chunk / (size_t)size, i;
+    if (gan__little_endian()) {
+        gan__sink_put(s, data, count * (size_t)size);
+        return;
+    }
+    for (i = 0; i < count; i += per) {
+        size_t n = count - i < per ? count - i : per;
+        gan__copy_le(chunk, (const uint8_t *)data + i * size, n, size);
+        gan__sink_put(s, chunk, n * (size_t)size);
+    }
+}
+
+/* ---- what a checkpoint holds, described once for writing and reading ---- */
+
+/* The trainer's and loader's scalars, staged: written from here, read into here and checked before
+   any of it reaches the trainer. */
+typedef struct gan__ck_optim {
+    int64_t step;
+    gan_float lr, momentum, beta1, beta2, alpha, eps, weight_decay;
+} gan__ck_opt;
+
+typedef struct gan__ck_stage {
+    int64_t steps, d_steps, real_seen, batch, n_critic, pack, classes;
+    uint64_t seed, rng[2];
+    gan_float penalty_weight, clip, ema_decay;
+    gan__ck_opt opt[2];                   /* G, D */
+    int64_t data_pos, data_epoch;
+    uint64_t data_rng[2];
+} gan__ck_stage;
+
+/* A visit of every tensor: the writer's passes emit them, the reader's check and copy them. A
+   staged tensor (a scalar of the stage, a random stream) is read even when checking, into memory
+   that is not yet the trainer's. */
+typedef struct gan__ckv gan__ckv;
+struct gan__ckv {
+    int (*tensor)(gan__ckv *v, const char *name, gan__dtype dt, int ndim, const int64_t *shape, void *data,
+                  int staged);
+    int store;                  /* reading, second pass: the values go to the networks */
+    /* writing */
+    gan__sink *sink;
+    uint64_t offset;            /* the next tensor's first byte in the data */
+    /* reading */
+    const gan_checkpoint *ck;
+    unsigned char *used;        /* per entry of ck: visited */
+};
+
+/* a + b + c into buf (GAN__CK_NAME_MAX bytes), cut short if it must be (names are checked when the
+   graph is built, so only a pathological part name is cut). */
+static const char *gan__ck_name(char *buf, const char *a, const char *b, const char *c)
+{
+    size_t at = 0;
+    const char *parts[3];
+    int i;
+    parts[0] = a;
+    parts[1] = b;
+    parts[2] = c;
+    for (i = 0; i < 3; i++)
+        for (; parts[i] && *parts[i] && at < GAN__CK_NAME_MAX - 1; parts[i]++) buf[at++] = *parts[i];
+    buf[at] = 0;
+    return buf;
+}
+
+static int gan__ck_scalar(gan__ckv *v, const char *name, gan__dtype dt, void *data)
+{
+    return v->tensor(v, name, dt, 0, NULL, data, 1);
+}
+
+/* A random stream as U64 [2]: its state and increment (odd, as PCG32 needs it). */
+static int gan__ck_rng(gan__ckv *v, const char *name, gan_rng *rng, int store)
+{
+    uint64_t pair[2];
+    int64_t two = 2;
+    pair[0] = rng->state;
+    pair[1] = rng->inc;
+    if (!v->tensor(v, name, GAN__U64, 1, &two, pair, 1)) return 0;
+    if (store) {
+        rng->state = pair[0];
+        rng->inc = pair[1] | 1u;
+    }
+    return 1;
+}
+
+/* The name of the node whose layer is net->layers[i]. */
+static const char *gan__layer_node_name(const gan_net *net, int i)
+{
+    const gan__plan *P = net->plan;
+    int k;
+    for (k = 0; k < P->n_nodes; k++)
+        if (P->nodes[k].layer == &net->layers[i]) return P->nodes[k].name;
+    return "?";
+}
+
+/* A network's state_dict as "<part>.<name>": parameters, buffers, BatchNorm's num_batches_tracked;
+   with streams, each Dropout's stream as "rng.<part>.<node>". */
+static int gan__ck_net(gan__ckv *v, gan_net *net, const char *part, int streams)
+{
+    char name[GAN__CK_NAME_MAX], dot[GAN__CK_NAME_MAX];
+    int i, d, n;
+    gan__ck_name(dot, part, ".", NULL);
+    for (n = gan_net_param_count(net), i = 0; i < n; i++) {
+        gan_param p = gan_net_param(net, i);
+        int64_t shape[4];
+        for (d = 0; d < p.ndim; d++) shape[d] = p.shape[d];
+        if (!v->tensor(v, gan__ck_name(name, dot, p.name, NULL), GAN__DT_FLOAT, p.ndim, shape, p.data, 0)) return 0;
+    }
+    for (n = gan_net_buffer_count(net), i = 0; i < n; i++) {
+        gan_param p = gan_net_buffer(net, i);
+        int64_t count = (int64_t)p.count;
+        if (!v->tensor(v, gan__ck_name(name, dot, p.name, NULL), GAN__DT_FLOAT, 1, &count, p.data, 0)) return 0;
+    }
+    for (i = 0; i < net->n_layers; i++) {
+        gan_layer *L = &net->layers[i];
+        const char *node = gan__layer_node_name(net, i);
+        if (L->run_mean &&
+            !v->tensor(v, gan__ck_name(name, dot, node, ".num_batches_tracked"), GAN__I64, 0, NULL, &L->batches_tracked, 0))
+            return 0;
+        if (streams && L->kind == GAN_DROPOUT) {
+            char rng_part[GAN__CK_NAME_MAX];
+            gan__ck_name(rng_part, "rng.", dot, NULL);
+            if (!gan__ck_rng(v, gan__ck_name(name, rng_part, node, NULL), &L->rng, v->store)) return 0;
+        }
+    }
+    return 1;
+}
+
+/* An optimizer's step count and hyper-parameters (staged), under pre = "opt.<part>.". */
+static int gan__ck_optim_scalars(gan__ckv *v, const char *part, gan__ck_opt *o)
+{
+    char name[GAN__CK_NAME_MAX], pre[GAN__CK_NAME_MAX];
+    gan__ck_name(pre, "opt.", part, ".");
+    return gan__ck_scalar(v, gan__ck_name(name, pre, "step", NULL), GAN__I64, &o->step) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "lr", NULL), GAN__DT_FLOAT, &o->lr) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "momentum", NULL), GAN__DT_FLOAT, &o->momentum) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "beta1", NULL), GAN__DT_FLOAT, &o->beta1) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "beta2", NULL), GAN__DT_FLOAT, &o->beta2) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "alpha", NULL), GAN__DT_FLOAT, &o->alpha) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "eps", NULL), GAN__DT_FLOAT, &o->eps) &&
+           gan__ck_scalar(v, gan__ck_name(name, pre, "weight_decay", NULL), GAN__DT_FLOAT, &o->weight_decay);
+}
+
+/* The optimizer of a network: its moments by parameter (those its kind uses), then its scalars. */
+static int gan__ck_optim(gan__ckv *v, gan_net *net, const char *part, gan_optim_kind kind, gan__ck_opt *o)
+{
+    char name[GAN__CK_NAME_MAX], pre[GAN__CK_NAME_MAX], base[GAN__CK_NAME_MAX];
+    int i, d, n = gan_net_param_count(net), which;
+    gan__ck_name(pre, "opt.", part, ".");
+    for (i = 0; i < n; i++) {
+        gan_param p = gan_net_param(net, i);
+        int64_t shape[4];
+        for (d = 0; d < p.ndim; d++) shape[d] = p.shape[d];
+        gan__ck_name(base, pre, p.name, ".");
+        for (which = 0; which < 2; which++) {
+            const char *moment = gan__moment_names[kind][which];
+            if (moment && !v->tensor(v, gan__ck_name(name, base, moment, NULL), GAN__DT_FLOAT, p.ndim, shape,
+                                     which ? p.v : p.m, 0))
+                return 0;
+        }
+    }
+    return gan__ck_optim_scalars(v, part, o);
+}
+
+/* The trainer's own scalars and stream. */
+static int gan__ck_settings(gan__ckv *v, gan__ck_stage *s)
+{
+    int64_t two = 2;
+    return v->tensor(v, "train.rng", GAN__U64, 1, &two, s->rng, 1) &&
+           gan__ck_scalar(v, "train.steps", GAN__I64, &s->steps) &&
+           gan__ck_scalar(v, "train.d_steps", GAN__I64, &s->d_steps) &&
+           gan__ck_scalar(v, "train.real_seen", GAN__I64, &s->real_seen) &&
+           gan__ck_scalar(v, "train.batch", GAN__I64, &s->batch) &&
+           gan__ck_scalar(v, "train.n_critic", GAN__I64, &s->n_critic) &&
+           gan__ck_scalar(v, "train.pack", GAN__I64, &s->pack) &&
+           gan__ck_scalar(v, "train.classes", GAN__I64, &s->classes) &&
+           gan__ck_scalar(v, "train.penalty_weight", GAN__DT_FLOAT, &s->penalty_weight) &&
+           gan__ck_scalar(v, "train.clip", GAN__DT_FLOAT, &s->clip) &&
+           gan__ck_scalar(v, "train.ema_decay", GAN__DT_FLOAT, &s->ema_decay) &&
+           gan__ck_scalar(v, "train.seed", GAN__U64, &s->seed);
+}
+
+/* The loader: its order (read into place only when storing, after it was checked), position,
+   epoch and stream. */
+static int gan__ck_data(gan__ckv *v, gan_loader *l, gan__ck_stage *s)
+{
+    int64_t n = l->data->n, two = 2;
+    return v->tensor(v, "data.order", GAN__I32, 1, &n, l->order, 0) &&
+           gan__ck_scalar(v, "data.pos", GAN__I64, &s->data_pos) &&
+           gan__ck_scalar(v, "data.epoch", GAN__I64, &s->data_epoch) &&
+           v->tensor(v, "data.rng", GAN__U64, 1, &two, s->data_rng, 1);
+}
+
+/* Every tensor of a trainer checkpoint, in the file's order. */
+static int gan__ck_trainer(gan__ckv *v, gan_trainer *t, gan_loader *data, gan__ck_stage *s, const gan_optim_kind *kinds)
+{
+    gan_net *nets[3];
+    int p;
+    nets[0] = t->G;
+    nets[1] = t->D;
+    nets[2] = t->G_ema;
+    for (p = 0; p < 3; p++)
+        if (nets[p] && !gan__ck_net(v, nets[p], gan__parts[p], p < 2)) return 0;
+    for (p = 0; p < 2; p++)
+        if (!gan__ck_optim(v, nets[p], gan__parts[p], kinds[p], &s->opt[p])) return 0;
+    return gan__ck_settings(v, s) && (!data || gan__ck_data(v, data, s));
+}
+
+static void gan__ck_stage_optim(gan__ck_opt *o, const gan_optim *opt)
+{
+    o->step = opt->step;
+    o->lr = opt->lr;
+    o->momentum = opt->momentum;
+    o->beta1 = opt->beta1;
+    o->beta2 = opt->beta2;
+    o->alpha = opt->alpha;
+    o->eps = opt->eps;
+    o->weight_decay = opt->weight_decay;
+}
+
+static gan__ck_stage gan__ck_stage_of(const gan_trainer *t, const gan_loader *data)
+{
+    gan__ck_stage s;
+    memset(&s, 0, sizeof s);
+    s.steps = t->steps;
+    s.d_steps = t->d_steps;
+    s.real_seen = t->real_seen;
+    s.batch = t->cfg.batch;
+    s.n_critic = t->cfg.n_critic;
+    s.pack = t->cfg.pack;
+    s.classes = t->cfg.classes;
+    s.seed = t->cfg.seed;
+    s.rng[0] = t->rng.state;
+    s.rng[1] = t->rng.inc;
+    s.penalty_weight = t->cfg.penalty_weight;
+    s.clip = t->cfg.clip;
+    s.ema_decay = t->cfg.ema_decay;
+    gan__ck_stage_optim(&s.opt[0], &t->G->opt);
+    gan__ck_stage_optim(&s.opt[1], &t->D->opt);
+    if (data) {
+        s.data_pos = data->pos;
+        s.data_epoch = data->epoch;
+        s.data_rng[0] = data->rng.state;
+        s.data_rng[1] = data->rng.inc;
+    }
+    return s;
+}
+
+/* ---- the architecture as text ---- */
+
+/* A string under construction: what does not fit is counted, not written. */
+typedef struct gan__text {
+    char *p;
+    size_t n, cap;
+} gan__text;
+
+static void gan__text_str(gan__text *t, const char *s)
+{
+    for (; *s; s++, t->n++)
+        if (t->n + 1 < t->cap) t->p[t->n] = *s;
+    if (t->cap) t->p[t->n < t->cap ? t->n : t->cap - 1] = 0;
+}
+
+static void gan__text_int(gan__text *t, long long v)
+{
+    char digits[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    digits[sizeof digits - 1] = 0;
+    do digits[sizeof digits - 2 - n++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+    if (v < 0) digits[sizeof digits - 2 - n++] = '-';
+    gan__text_str(t, digits + sizeof digits - 1 - n);
+}
+
+/* One item per node, "; " between them: "<name> <kind>(<inputs>) CxHxW" and, for a layer, its
+   integer hyper-parameters "k s p o bias affine sn". Floats (slopes, probabilities) are left out:
+   they do not decide the shapes, and text would make them depend on the locale. */
+static void gan__ck_arch(gan__text *t, const gan_net *net)
+{
+    const gan__plan *P = net->plan;
+    int k, i;
+    for (k = 0; k < P->n_nodes; k++) {
+        const gan__pnode *nd = &P->nodes[k];
+        const gan_layer *L = nd->layer;
+        if (k) gan__text_str(t, "; ");
+        gan__text_str(t, nd->name);
+        gan__text_str(t, " ");
+        gan__text_str(t, L ? gan__ops[L->kind].name : "input");
+        gan__text_str(t, "(");
+        for (i = 0; i < nd->n_in; i++) {
+            if (i) gan__text_str(t, ",");
+            gan__text_str(t, P->nodes[P->edges[nd->first_in + i].src].name);
+        }
+        gan__text_str(t, ") ");
+        gan__text_int(t, nd->shape.c);
+        gan__text_str(t, "x");
+        gan__text_int(t, nd->shape.h);
+        gan__text_str(t, "x");
+        gan__text_int(t, nd->shape.w);
+        if (L) {
+            const int hyper[7] = { L->k, L->stride, L->pad, L->out_pad, L->has_bias, L->affine, L->spectral };
+            static const char *const key[7] = { " k", " s", " p", " o", " bias", " affine", " sn" };
+            for (i = 0; i < 7; i++) {
+                gan__text_str(t, key[i]);
+                gan__text_int(t, hyper[i]);
+            }
+        }
+    }
+}
+
+/* net's architecture text, GAN_MALLOC'd; NULL (with the message) if out of memory. */
+static char *gan__ck_arch_text(const gan_net *net)
+{
+    gan__text t;
+    memset(&t, 0, sizeof t);
+    gan__ck_arch(&t, net);
+    t.cap = t.n + 1;
+    t.p = (char *)GAN_MALLOC(t.cap);
+    if (!t.p) {
+        gan__fail("checkpoint: out of memory for an architecture's description");
+        return NULL;
+    }
+    t.n = 0;
+    gan__ck_arch(&t, net);
+    return t.p;
+}
+
+/* ---- writing ---- */
+
+/* Header pass: one JSON entry per tensor, its bytes placed after the previous one's. */
+static int gan__ck_header_tensor(gan__ckv *v, const char *name, gan__dtype dt, int ndim, const int64_t *shape,
+                                 void *data, int staged)
+{
+    uint64_t count = 1;
+    int d;
+    (void)data;
+    (void)staged;
+    gan__sink_put(v->sink, ",", 1);
+    gan__sink_json(v->sink, name);
+    gan__sink_str(v->sink, ":{\"dtype\":\"");
+    gan__sink_str(v->sink, gan__dtypes[dt].name);
+    gan__sink_str(v->sink, "\",\"shape\":[");
+    for (d = 0; d < ndim; d++) {
+        if (d) gan__sink_put(v->sink, ",", 1);
+        gan__sink_u64(v->sink, (uint64_t)shape[d]);
+        count *= (uint64_t)shape[d];
+    }
+    gan__sink_str(v->sink, "],\"data_offsets\":[");
+    gan__sink_u64(v->sink, v->offset);
+    gan__sink_put(v->sink, ",", 1);
+    v->offset += count * (uint64_t)gan__dtypes[dt].size;
+    gan__sink_u64(v->sink, v->offset);
+    gan__sink_str(v->sink, "]}");
+    return 1;
+}
+
+/* Data pass: the values, little-endian. */
+static int gan__ck_data_tensor(gan__ckv *v, const char *name, gan__dtype dt, int ndim, const int64_t *shape,
+                               void *data, int staged)
+{
+    size_t count = 1;
+    int d;
+    (void)name;
+    (void)staged;
+    for (d = 0; d < ndim; d++) count *= (size_t)shape[d];
+    gan__sink_le(v->sink, data, count, gan__dtypes[dt].size);
+    return 1;
+}
+
+/* What one file holds: a trainer (with its loader) or one network. */
+typedef struct gan__ck_src {
+    gan_trainer *t;
+    gan_loader *data;
+    gan__ck_stage stage;
+    gan_optim_kind kinds[2];
+    gan_net *net;               /* t NULL: this network, as part */
+    const char *part;
+    const gan_meta *meta;
+    int n_meta;
+    char *arch[3];              /* per part (GAN_MALLOC'd) */
+    const char *arch_part[3];
+} gan__ck_src;
+
+static int gan__ck_visit(gan__ckv *v, gan__ck_src *src)
+{
+    return src->t ? gan__ck_trainer(v, src->t, src->data, &src->stage, src->kinds)
+                  : gan__ck_net(v, src->net, src->part, 0);
+}
+
+static void gan__sink_meta(gan__sink *s, const char *key, const char *prefix, const char *value)
+{
+    char name[GAN__CK_NAME_MAX];
+    gan__sink_json(s, gan__ck_name(name, prefix, key, NULL));
+    gan__sink_put(s, ":", 1);
+    gan__sink_json(s, value);
+    gan__sink_put(s, ",", 1);
+}
+
+/* The header: __metadata__ (crc32 last, with these digits), then the tensors. */
+static void gan__ck_header(gan__sink *s, gan__ck_src *src, const char *crc_digits)
+{
+    gan__ckv v;
+    char key[GAN__CK_NAME_MAX];
+    int i;
+    gan__sink_str(s, "{\"__metadata__\":{");
+    gan__sink_meta(s, "format", NULL, GAN__CK_FORMAT);
+    gan__sink_meta(s, "format_version", NULL, GAN__CK_VERSION);
+    gan__sink_meta(s, "gan.h", NULL, GAN__VERSION_TEXT);
+    gan__sink_meta(s, "kind", NULL, src->t ? "trainer" : "net");
+    for (i = 0; i < 3; i++)
+        if (src->arch[i]) gan__sink_meta(s, gan__ck_name(key, "arch.", src->arch_part[i], NULL), NULL, src->arch[i]);
+    if (src->t) {
+        gan__sink_meta(s, "train.loss", NULL, gan_loss_name(src->t->cfg.loss));
+        gan__sink_meta(s, "train.penalty", NULL, gan__penalty_names[src->t->cfg.penalty]);
+        gan__sink_meta(s, "opt.G.kind", NULL, gan__optim_names[src->kinds[0]]);
+        gan__sink_meta(s, "opt.D.kind", NULL, gan__optim_names[src->kinds[1]]);
+    }
+    for (i = 0; i < src->n_meta; i++) gan__sink_meta(s, src->meta[i].key, "user.", src->meta[i].value);
+    gan__sink_str(s, "\"crc32\":\"");
+    gan__sink_str(s, crc_digits);
+    gan__sink_str(s, "\"}");
+    memset(&v, 0, sizeof v);
+    v.tensor = gan__ck_header_tensor;
+    v.sink = s;
+    gan__ck_visit(&v, src);
+    gan__sink_put(s, "}", 1);
+}
+
+/* The whole file into s: the header's length, the header padded with spaces so the data start on
+   an 8-byte boundary, the data. */
+static void gan__ck_file(gan__sink *s, gan__ck_src *src, uint64_t header_len, uint64_t pad, const char *crc_digits)
+{
+    uint8_t len[8];
+    gan__ckv v;
+    int b;
+    for (b = 0; b < 8; b++) len[b] = (uint8_t)((header_len + pad) >> (8 * b));
+    gan__sink_put(s, len, 8);
+    gan__ck_header(s, src, crc_digits);
+    for (; pad > 0; pad--) gan__sink_put(s, " ", 1);
+    memset(&v, 0, sizeof v);
+    v.tensor = gan__ck_data_tensor;
+    v.sink = s;
+    gan__ck_visit(&v, src);
+}
+
+/* Three passes: the header's length, the CRC (over the file with its digits zero), the file. */
+static int gan__ck_write(gan_write_fn write, void *user, gan__ck_src *src, const char *who)
+{
+    static const char hex[] = "0123456789abcdef";
+    gan__sink s;
+    uint64_t header_len, pad;
+    char digits[9];
+    int i, ok = 1;
+    GAN_ASSERT(write && "a checkpoint needs a write callback");
+    for (i = 0; i < src->n_meta; i++) GAN_ASSERT(src->meta[i].key && src->meta[i].value && "a gan_meta with NULL");
+    for (i = 0; i < 3 && ok; i++)
+        if (src->arch_part[i] && !(src->arch[i] = gan__ck_arch_text(i == 0 && !src->t ? src->net
+                                                                   : i == 0 ? src->t->G : i == 1 ? src->t->D : src->t->G_ema)))
+            ok = 0;
+    if (ok) {
+        memset(&s, 0, sizeof s);
+        gan__ck_header(&s, src, "00000000");
+        header_len = s.length;
+        pad = (8 - (8 + header_len) % 8) % 8;
+        memset(&s, 0, sizeof s);
+        s.crc_on = 1;
+        gan__ck_file(&s, src, header_len, pad, "00000000");
+        for (i = 0; i < 8; i++) digits[i] = hex[(s.crc >> (28 - 4 * i)) & 15];
+        digits[8] = 0;
+        memset(&s, 0, sizeof s);
+        s.write = write;
+        s.user = user;
+        s.ok = 1;
+        gan__ck_file(&s, src, header_len, pad, digits);
+        if (!s.ok) ok = gan__fail("%s: the write callback failed", who);
+    }
+    for (i = 0; i < 3; i++) GAN_FREE(src->arch[i]);
+    return ok;
+}
+
+GANDEF int gan_trainer_write(gan_write_fn write, void *user, const gan_trainer *t, const gan_loader *data,
+                             const gan_meta *meta, int n_meta)
+{
+    gan__ck_src src;
+    GAN_ASSERT(t && (meta || n_meta == 0) && n_meta >= 0 && "gan_trainer_write: NULL trainer or meta");
+    memset(&src, 0, sizeof src);
+    src.t = (gan_trainer *)t;
+    src.data = (gan_loader *)data;
+    src.stage = gan__ck_stage_of(t, data);
+    src.kinds[0] = t->G->opt.kind;
+    src.kinds[1] = t->D->opt.kind;
+    src.meta = meta;
+    src.n_meta = n_meta;
+    src.arch_part[0] = "G";
+    src.arch_part[1] = "D";
+    if (t->G_ema) src.arch_part[2] = "G_ema";
+    return gan__ck_write(write, user, &src, "gan_trainer_write");
+}
+
+GANDEF int gan_net_write(gan_write_fn write, void *user, const gan_net *net, const char *part)
+{
+    gan__ck_src src;
+    GAN_ASSERT(net && part && *part && "gan_net_write: NULL network or empty part name");
+    memset(&src, 0, sizeof src);
+    src.net = (gan_net *)net;
+    src.part = part;
+    src.arch_part[0] = part;
+    return gan__ck_write(write, user, &src, "gan_net_write");
+}
+
+#ifndef GAN_NO_STDIO
+typedef struct gan__ck_save_args {
+    const gan_trainer *t;
+    const gan_loader *data;
+    const gan_meta *meta;
+    int n_meta;
+    const gan_net *net;
+    const char *part;
+} gan__ck_save_args;
+
+static int gan__encode_trainer(void *ctx, gan_write_fn write, void *user)
+{
+    const gan__ck_save_args *a = (const gan__ck_save_args *)ctx;
+    return gan_trainer_write(write, user, a->t, a->data, a->meta, a->n_meta);
+}
+
+static int gan__encode_net(void *ctx, gan_write_fn write, void *user)
+{
+    const gan__ck_save_args *a = (const gan__ck_save_args *)ctx;
+    return gan_net_write(write, user, a->net, a->part);
+}
+
+GANDEF int gan_trainer_save(const char *path, const gan_trainer *t, const gan_loader *data, const gan_meta *meta,
+                            int n_meta)
+{
+    gan__ck_save_args a;
+    memset(&a, 0, sizeof a);
+    a.t = t;
+    a.data = data;
+    a.meta = meta;
+    a.n_meta = n_meta;
+    return gan__save("gan_trainer_save", path, gan__encode_trainer, &a);
+}
+
+GANDEF int gan_net_save(const char *path, const gan_net *net, const char *part)
+{
+    gan__ck_save_args a;
+    memset(&a, 0, sizeof a);
+    a.net = net;
+    a.part = part;
+    return gan__save("gan_net_save", path, gan__encode_net, &a);
+}
+#endif
+
+/* ---- reading: the header's JSON ---- */
+
+typedef struct gan__ck_entry {
+    const char *name;
+    gan__dtype dtype;
+    int ndim;
+    uint64_t shape[GAN__CK_MAX_DIMS];
+    uint64_t begin, end;        /* within the data */
+} gan__ck_entry;
+
+struct gan_checkpoint {
+    char *name;                 /* for messages (owned) */
+    uint8_t *owned;             /* the file's bytes, when gan_checkpoint_open read them */
+    const uint8_t *data;        /* the tensors' bytes */
+    uint64_t data_len;
+    gan__ck_entry *entries;     /* sorted by name */
+    int n_entries;
+    const char **meta;          /* n_meta key, value pairs */
+    int n_meta;
+    void *block;                /* entries, meta and their strings: one allocation */
+};
+
+/* A cursor over the header; the first problem found is kept with where it was. */
+typedef struct gan__json {
+    const uint8_t *at, *start, *end;
+    char *out;                  /* where decoded strings go */
+    const char *why;
+    size_t where;
+    gan_checkpoint *ck;
+    int cap_entries, cap_meta;
+    size_t crc_at;              /* the crc32 digits' offset in the header (0: none yet) */
+} gan__json;
+
+static int gan__js_fail(gan__json *j, const char *why)
+{
+    if (!j->why) {
+        j->why = why;
+        j->where = (size_t)(j->at - j->start);
+    }
+    return 0;
+}
+
+static void gan__js_ws(gan__json *j)
+{
+    while (j->at < j->end && (*j->at == ' ' || *j->at == '\t' || *j->at == '\n' || *j->at == '\r')) j->at++;
+}
+
+static int gan__js_char(gan__json *j, char c)
+{
+    gan__js_ws(j);
+    if (j->at >= j->end || *j->at != (uint8_t)c) return 0;
+    j->at++;
+    return 1;
+}
+
+/* A hexadecimal digit's value, or 16 for anything else (upper case only when `upper`). */
+static unsigned gan__hex_digit(uint8_t c, int upper)
+{
+    if (c >= '0' && c <= '9') return (unsigned)(c - '0');
+    if (c >= 'a' && c <= 'f') return (unsigned)(c - 'a') + 10u;
+    if (upper && c >= 'A' && c <= 'F') return (unsigned)(c - 'A') + 10u;
+    return 16u;
+}
+
+static int gan__js_hex4(gan__json *j, unsigned *v)
+{
+    int i;
+    *v = 0;
+    if (j->end - j->at < 4) return gan__js_fail(j, "a \\u escape is cut short");
+    for (i = 0; i < 4; i++) {
+        uint8_t c = *j->at++;
+        unsigned d = gan__hex_digit(c, 1);
+        if (d == 16) return gan__js_fail(j, "a \\u escape with a character that is not hexadecimal");
+        *v = *v * 16 + d;
+    }
+    return 1;
+}
+
+/* A JSON string, decoded (UTF-8) into j->out and NUL-terminated; *s points at it. Decoding never
+   lengthens the text, so out has room for as many bytes as the header. */
+static int gan__js_string(gan__json *j, const char **s)
+{
+    char *o = j->out;
+    if (!gan__js_char(j, '"')) return gan__js_fail(j, "expected a string");
+    for (;;) {
+        uint8_t c;
+        if (j->at >= j->end) return gan__js_fail(j, "a string is not closed");
+        c = *j->at++;
+        if (c == '"') break;
+        if (c < 0x20) return gan__js_fail(j, "a control character inside a string");
+        if (c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        if (j->at >= j->end) return gan__js_fail(j, "a string is not closed");
+        c = *j->at++;
+        switch (c) {
+        case '"': case '\\': case '/': *o++ = (char)c; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned u, lo;
+            if (!gan__js_hex4(j, &u)) return 0;
+            if (u >= 0xDC00 && u < 0xE000) return gan__js_fail(j, "a lone low surrogate in a \\u escape");
+            if (u >= 0xD800 && u < 0xDC00) {
+                if (j->end - j->at < 2 || j->at[0] != '\\' || j->at[1] != 'u')
+                    return gan__js_fail(j, "a high surrogate without its low half");
+                j->at += 2;
+                if (!gan__js_hex4(j, &lo)) return 0;
+                if (lo < 0xDC00 || lo >= 0xE000) return gan__js_fail(j, "a high surrogate without its low half");
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            if (u == 0) return gan__js_fail(j, "a NUL character (\\u0000) inside a string");
+            if (u < 0x80) {
+                *o++ = (char)u;
+            } else if (u < 0x800) {
+                *o++ = (char)(0xC0 | (u >> 6));
+                *o++ = (char)(0x80 | (u & 63));
+            } else if (u < 0x10000) {
+                *o++ = (char)(0xE0 | (u >> 12));
+                *o++ = (char)(0x80 | ((u >> 6) & 63));
+                *o++ = (char)(0x80 | (u & 63));
+            } else {
+                *o++ = (char)(0xF0 | (u >> 18));
+                *o++ = (char)(0x80 | ((u >> 12) & 63));
+                *o++ = (char)(0x80 | ((u >> 6) & 63));
+                *o++ = (char)(0x80 | (u & 63));
+            }
+            break;
+        }
+        default: return gan__js_fail(j, "an unknown escape in a string");
+        }
+    }
+    *o++ = 0;
+    *s = j->out;
+    j->out = o;
+    return 1;
+}
+
+/* A non-negative integer (what shapes and offsets are), below 2^63. */
+static int gan__js_uint(gan__json *j, uint64_t *v)
+{
+    const uint64_t limit = (uint64_t)1 << 63;
+    gan__js_ws(j);
+    if (j->at >= j->end || *j->at < '0' || *j->at > '9') return gan__js_fail(j, "expected a non-negative integer");
+    if (*j->at == '0' && j->end - j->at > 1 && j->at[1] >= '0' && j->at[1] <= '9')
+        return gan__js_fail(j, "an integer with a leading zero");
+    *v = 0;
+    while (j->at < j->end && *j->at >= '0' && *j->at <= '9') {
+        unsigned d = (unsigned)(*j->at++ - '0');
+        if (*v > (limit - d) / 10) return gan__js_fail(j, "an integer too large");
+        *v = *v * 10 + d;
+    }
+    if (j->at < j->end && (*j->at == '.' || *j->at == 'e' || *j->at == 'E' || *j->at == '-'))
+        return gan__js_fail(j, "expected an integer, found a fraction or exponent");
+    return 1;
+}
+
+/* [n, n, ...] of at most `max` integers; *count of them. */
+static int gan__js_uints(gan__json *j, uint64_t *v, int max, int *count)
+{
+    *count = 0;
+    if (!gan__js_char(j, '[')) return gan__js_fail(j, "expected '['");
+    if (gan__js_char(j, ']')) return 1;
+    do {
+        if (*count == max) return gan__js_fail(j, "too many integers in a list");
+        if (!gan__js_uint(j, &v[(*count)++])) return 0;
+    } while (gan__js_char(j, ','));
+    return gan__js_char(j, ']') ? 1 : gan__js_fail(j, "expected ',' or ']'");
+}
+
+/* {"dtype": "...", "shape": [...], "data_offsets": [b, e]}, each once, in any order. */
+static int gan__js_tensor(gan__json *j, gan__ck_entry *e)
+{
+    int seen = 0, field, n, d;
+    uint64_t offsets[2];
+    if (!gan__js_char(j, '{')) return gan__js_fail(j, "expected '{' opening a tensor's entry");
+    do {
+        const char *key, *value;
+        char *mark = j->out;
+        if (!gan__js_string(j, &key)) return 0;
+        if (!gan__js_char(j, ':')) return gan__js_fail(j, "expected ':'");
+        field = !strcmp(key, "dtype") ? 1 : !strcmp(key, "shape") ? 2 : !strcmp(key, "data_offsets") ? 4 : 0;
+        if (!field) return gan__js_fail(j, "a tensor entry has a key other than dtype, shape and data_offsets");
+        if (seen & field) return gan__js_fail(j, "a tensor entry repeats a key");
+        seen |= field;
+        if (field == 1) {
+            if (!gan__js_string(j, &value)) return 0;
+            for (d = 0; d < GAN__DTYPES && strcmp(value, gan__dtypes[d].name); d++) continue;
+            if (d == GAN__DTYPES) return gan__js_fail(j, "an unknown dtype");
+            e->dtype = (gan__dtype)d;
+        } else if (field == 2) {
+            if (!gan__js_uints(j, e->shape, GAN__CK_MAX_DIMS, &e->ndim)) return 0;
+        } else {
+            if (!gan__js_uints(j, offsets, 2, &n)) return 0;
+            if (n != 2) return gan__js_fail(j, "data_offsets must hold two integers");
+            e->begin = offsets[0];
+            e->end = offsets[1];
+        }
+        j->out = mark; /* the keys and the dtype are not kept */
+    } while (gan__js_char(j, ','));
+    if (!gan__js_char(j, '}')) return gan__js_fail(j, "expected ',' or '}' in a tensor's entry");
+    return seen == 7 ? 1 : gan__js_fail(j, "a tensor entry lacks dtype, shape or data_offsets");
+}
+
+/* {"key": "value", ...}: strings only, as safetensors' __metadata__ is. */
+static int gan__js_meta(gan__json *j)
+{
+    gan_checkpoint *ck = j->ck;
+    if (!gan__js_char(j, '{')) return gan__js_fail(j, "__metadata__ must be an object");
+    if (gan__js_char(j, '}')) return 1;
+    do {
+        const char **pair;
+        const uint8_t *value_at;
+        if (ck->n_meta == j->cap_meta) return gan__js_fail(j, "more metadata strings than the 4096 a checkpoint may have");
+        pair = ck->meta + 2 * ck->n_meta;
+        if (!gan__js_string(j, &pair[0])) return 0;
+        if (!gan__js_char(j, ':')) return gan__js_fail(j, "expected ':'");
+        gan__js_ws(j);
+        value_at = j->at;
+        if (!gan__js_string(j, &pair[1])) return gan__js_fail(j, "a metadata value that is not a string");
+        if (!strcmp(pair[0], "crc32")) {
+            if (j->at - value_at != 10) return gan__js_fail(j, "crc32 must be 8 hexadecimal digits");
+            j->crc_at = (size_t)(value_at + 1 - j->start);
+        }
+        ck->n_meta++;
+    } while (gan__js_char(j, ','));
+    return gan__js_char(j, '}') ? 1 : gan__js_fail(j, "expected ',' or '}' in __metadata__");
+}
+
+/* The header: one object of tensor entries and (at most once) __metadata__, then only spaces. */
+static int gan__js_header(gan__json *j)
+{
+    gan_checkpoint *ck = j->ck;
+    int had_meta = 0;
+    if (!gan__js_char(j, '{')) return gan__js_fail(j, "the header must be a JSON object");
+    if (!gan__js_char(j, '}')) {
+        do {
+            const char *key;
+            if (!gan__js_string(j, &key)) return 0;
+            if (!gan__js_char(j, ':')) return gan__js_fail(j, "expected ':'");
+            if (!strcmp(key, "__metadata__")) {
+                if (had_meta++) return gan__js_fail(j, "__metadata__ twice");
+                if (!gan__js_meta(j)) return 0;
+            } else {
+                gan__ck_entry *e;
+                if (ck->n_entries == j->cap_entries) return gan__js_fail(j, "more tensors than the header can hold");
+                e = &ck->entries[ck->n_entries++];
+                memset(e, 0, sizeof *e);
+                e->name = key;
+                if (!gan__js_tensor(j, e)) return 0;
+            }
+        } while (gan__js_char(j, ','));
+        if (!gan__js_char(j, '}')) return gan__js_fail(j, "expected ',' or '}'");
+    }
+    gan__js_ws(j);
+    return j->at == j->end ? 1 : gan__js_fail(j, "bytes after the header's closing brace");
+}
+
+/* ---- reading: the file ---- */
+
+static int gan__ck_by_name(const void *a, const void *b)
+{
+    return strcmp(((const gan__ck_entry *)a)->name, ((const gan__ck_entry *)b)->name);
+}
+
+static int gan__ck_by_offset(const void *a, const void *b)
+{
+    uint64_t x = ((const gan__ck_entry *)a)->begin, y = ((const gan__ck_entry *)b)->begin;
+    return x < y ? -1 : x > y;
+}
+
+/* "F32 [64, 128, 4, 4]" into buf (96 bytes; a longer one is cut). */
+static const char *gan__ck_shape_text(char *buf, gan__dtype dt, int ndim, const uint64_t *shape)
+{
+    gan__text t;
+    int d;
+    t.p = buf;
+    t.n = 0;
+    t.cap = 96;
+    buf[0] = 0;
+    gan__text_str(&t, gan__dtypes[dt].name);
+    gan__text_str(&t, " [");
+    for (d = 0; d < ndim; d++) {
+        if (d) gan__text_str(&t, ", ");
+        gan__text_int(&t, (long long)shape[d]);
+    }
+    gan__text_str(&t, "]");
+    return buf;
+}
+
+/* The checks of a parsed header: sizes that match the shapes, tensors that tile the data exactly,
+   names once each, the format, and the CRC. */
+static int gan__ck_check(gan_checkpoint *ck, const uint8_t *bytes, uint64_t header_len, size_t crc_at)
+{
+    int i;
+    uint64_t at = 0;
+    uint32_t crc;
+    const char *format, *version;
+    for (i = 0; i < ck->n_entries; i++) {
+        gan__ck_entry *e = &ck->entries[i];
+        uint64_t bytes_of = (uint64_t)gan__dtypes[e->dtype].size;
+        int d;
+        for (d = 0; d < e->ndim; d++) {
+            if (e->shape[d] && bytes_of > ((uint64_t)1 << 62) / e->shape[d])
+                return gan__fail("%s: tensor %s: its shape's size overflows", ck->name, e->name);
+            bytes_of *= e->shape[d];
+        }
+        if (e->begin > e->end || e->end - e->begin != bytes_of)
+            return gan__fail("%s: tensor %s: its data_offsets span %z bytes, and its dtype and shape need %z", ck->name,
+                             e->name, (size_t)(e->end >= e->begin ? e->end - e->begin : 0), (size_t)bytes_of);
+        if (e->end > ck->data_len)
+            return gan__fail("%s: tensor %s ends at byte %z of the data, past its end (%z): the file is cut short",
+                             ck->name, e->name, (size_t)e->end, (size_t)ck->data_len);
+    }
+    /* in order of their bytes, each must start where the one before ended */
+    qsort(ck->entries, (size_t)ck->n_entries, sizeof *ck->entries, gan__ck_by_offset);
+    for (i = 0; i < ck->n_entries && ck->entries[i].begin == at; i++) at = ck->entries[i].end;
+    if (i < ck->n_entries)
+        return gan__fail("%s: tensor %s starts at byte %z of the data, where byte %z was expected (tensors overlap or "
+                         "leave a gap)", ck->name, ck->entries[i].name, (size_t)ck->entries[i].begin, (size_t)at);
+    if (at != ck->data_len)
+        return gan__fail("%s: %z bytes after the last tensor", ck->name, (size_t)(ck->data_len - at));
+    qsort(ck->entries, (size_t)ck->n_entries, sizeof *ck->entries, gan__ck_by_name);
+    for (i = 1; i < ck->n_entries; i++)
+        if (!strcmp(ck->entries[i - 1].name, ck->entries[i].name))
+            return gan__fail("%s: tensor %s appears twice", ck->name, ck->entries[i].name);
+    for (i = 0; i < ck->n_meta; i++) {
+        int k;
+        for (k = 0; k < i; k++)
+            if (!strcmp(ck->meta[2 * k], ck->meta[2 * i]))
+                return gan__fail("%s: metadata %s appears twice", ck->name, ck->meta[2 * i]);
+    }
+    format = gan_checkpoint_meta(ck, "format");
+    version = gan_checkpoint_meta(ck, "format_version");
+    if (!format || strcmp(format, GAN__CK_FORMAT))
+        return gan__fail("%s: not a gan.h checkpoint (its metadata has no format \"" GAN__CK_FORMAT "\")", ck->name);
+    if (!version || strcmp(version, GAN__CK_VERSION))
+        return gan__fail("%s: format version %s, and this gan.h reads version " GAN__CK_VERSION, ck->name,
+                         version ? version : "(none)");
+    if (!crc_at) return gan__fail("%s: its metadata has no crc32", ck->name);
+    /* every byte, with the 8 digits of the stored CRC read as '0' */
+    crc = gan__crc32(0, bytes, 8 + crc_at);
+    crc = gan__crc32(crc, (const uint8_t *)"00000000", 8);
+    crc = gan__crc32(crc, bytes + 8 + crc_at + 8, (size_t)(header_len - crc_at - 8));
+    crc = gan__crc32(crc, ck->data, (size_t)ck->data_len);
+    {
+        uint32_t stored = 0;
+        for (i = 0; i < 8; i++) {
+            uint8_t c = bytes[8 + crc_at + i];
+            unsigned d = gan__hex_digit(c, 0);
+            if (d == 16) return gan__fail("%s: crc32 must be 8 lowercase hexadecimal digits", ck->name);
+            stored = stored << 4 | d;
+        }
+        if (stored != crc) return gan__fail("%s: CRC-32 mismatch: the file is damaged", ck->name);
+    }
+    return 1;
+}
+
+GANDEF gan_checkpoint *gan_checkpoint_parse(const uint8_t *bytes, size_t n, const char *name)
+{
+    gan_checkpoint *ck;
+    gan__json j;
+    uint64_t header_len = 0;
+    size_t name_len, cap_strings, need;
+    int b;
+    GAN_ASSERT((bytes || n == 0) && "gan_checkpoint_parse: NULL bytes");
+    if (!name) name = "checkpoint";
+    if (n < 8) {
+        gan__fail("%s: %z bytes, too short for a safetensors header", name, n);
+        return NULL;
+    }
+    for (b = 7; b >= 0; b--) header_len = header_len << 8 | bytes[b];
+    if (header_len > n - 8) {
+        gan__fail("%s: the header's length (%z bytes) runs past the end of the file (%z bytes): cut short?", name,
+                  (size_t)(header_len < SIZE_MAX ? header_len : SIZE_MAX), n);
+        return NULL;
+    }
+    if (header_len > GAN__CK_MAX_HEADER || header_len < 2) {
+        gan__fail("%s: a header of %z bytes is not plausible (2 to 16 MiB)", name, (size_t)header_len);
+        return NULL;
+    }
+    /* one block: the struct, the entries, the metadata pairs, the strings and the name */
+    name_len = strlen(name) + 1;
+    memset(&j, 0, sizeof j);
+    j.cap_entries = (int)(header_len / GAN__CK_MIN_TENSOR_TEXT + 1);
+    j.cap_meta = (int)(header_len / GAN__CK_MIN_META_TEXT + 1);
+    if (j.cap_meta > GAN__CK_MAX_META) j.cap_meta = GAN__CK_MAX_META;
+    cap_strings = (size_t)header_len + 1;
+    need = sizeof *ck + (size_t)j.cap_entries * sizeof(gan__ck_entry) + (size_t)j.cap_meta * 2 * sizeof(char *) +
+           cap_strings + name_len;
+    ck = (gan_checkpoint *)GAN_MALLOC(need);
+    if (!ck) {
+        gan__fail("%s: out of memory for a header of %z bytes", name, (size_t)header_len);
+        return NULL;
+    }
+    memset(ck, 0, sizeof *ck);
+    ck->block = ck;
+    ck->entries = (gan__ck_entry *)(ck + 1);
+    ck->meta = (const char **)(ck->entries + j.cap_entries);
+    j.out = (char *)(ck->meta + 2 * j.cap_meta);
+    ck->name = j.out + cap_strings;
+    memcpy(ck->name, name, name_len);
+    ck->data = bytes + 8 + header_len;
+    ck->data_len = n - 8 - header_len;
+    j.ck = ck;
+    j.start = j.at = bytes + 8;
+    j.end = j.start + header_len;
+    if (!gan__js_header(&j)) {
+        gan__fail("%s: header byte %z: %s", name, j.where, j.why);
+        gan_checkpoint_close(ck);
+        return NULL;
+    }
+    if (!gan__ck_check(ck, bytes, header_len, j.crc_at)) {
+        gan_checkpoint_close(ck);
+        return NULL;
+    }
+    return ck;
+}
+
+GANDEF void gan_checkpoint_close(gan_checkpoint *ck)
+{
+    if (!ck) return;
+    GAN_FREE(ck->owned);
+    GAN_FREE(ck->block);
+}
+
+GANDEF const char *gan_checkpoint_meta(const gan_checkpoint *ck, const char *key)
+{
+    int i;
+    GAN_ASSERT(ck && key && "gan_checkpoint_meta: NULL argument");
+    for (i = 0; i < ck->n_meta; i++)
+        if (!strcmp(ck->meta[2 * i], key)) return ck->meta[2 * i + 1];
+    return NULL;
+}
+
+#ifndef GAN_NO_STDIO
+GANDEF gan_checkpoint *gan_checkpoint_open(const char *path)
+{
+    uint8_t *bytes;
+    size_t n;
+    gan_checkpoint *ck;
+    GAN_ASSERT(path && "gan_checkpoint_open: NULL path");
+    if (!gan__read_file(&bytes, &n, path)) return NULL;
+    ck = gan_checkpoint_parse(bytes, n, path);
+    if (!ck) {
+        GAN_FREE(bytes);
+        return NULL;
+    }
+    ck->owned = bytes;
+    return ck;
+}
+#endif
+
+/* ---- reading: into a trainer or a network ---- */
+
+static int gan__ck_find(const gan_checkpoint *ck, const char *name)
+{
+    int lo = 0, hi = ck->n_entries - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(ck->entries[mid].name, name);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* The reader's visit: the tensor must be in the file with this dtype and shape; its values are
+   copied when storing, or when staged. */
+static int gan__ck_read_tensor(gan__ckv *v, const char *name, gan__dtype dt, int ndim, const int64_t *shape,
+                               void *data, int staged)
+{
+    const gan_checkpoint *ck = v->ck;
+    const gan__ck_entry *e;
+    uint64_t want[GAN__CK_MAX_DIMS];
+    char a[96], b[96];
+    size_t count = 1;
+    int i = gan__ck_find(ck, name), d, same;
+    for (d = 0; d < ndim; d++) {
+        want[d] = (uint64_t)shape[d];
+        count *= (size_t)shape[d];
+    }
+    if (i < 0) return gan__fail("%s: it has no tensor %s (%s)", ck->name, name, gan__ck_shape_text(a, dt, ndim, want));
+    e = &ck->entries[i];
+    same = e->dtype == dt && e->ndim == ndim;
+    for (d = 0; d < ndim && same; d++) same = e->shape[d] == want[d];
+    if (!same)
+        return gan__fail("%s: %s is %s in the file and %s here", ck->name, name,
+                         gan__ck_shape_text(a, e->dtype, e->ndim, e->shape), gan__ck_shape_text(b, dt, ndim, want));
+    if (v->used) v->used[i] = 1;
+    if (staged || v->store) gan__copy_le(data, ck->data + e->begin, count, gan__dtypes[dt].size);
+    return 1;
+}
+
+/* The file's "arch.<part>" against net's: the first node that differs is named with both texts. */
+static int gan__ck_same_arch(const gan_checkpoint *ck, const gan_net *net, const char *part)
+{
+    char key[GAN__CK_NAME_MAX], a[72], b[72];
+    const char *file = gan_checkpoint_meta(ck, gan__ck_name(key, "arch.", part, NULL)), *x, *y;
+    char *mine;
+    int node = 0, same;
+    size_t i;
+    if (!file) return gan__fail("%s: it holds no network %s (no %s in its metadata)", ck->name, part, key);
+    if (!(mine = gan__ck_arch_text(net))) return 0;
+    same = !strcmp(file, mine);
+    if (!same) {
+        /* the start of the first item ("; "-separated) where they part */
+        for (x = file, y = mine, i = 0; file[i] && file[i] == mine[i]; i++)
+            if (file[i] == ';') {
+                node++;
+                x = file + i + 2;
+                y = mine + i + 2;
+            }
+        for (i = 0; i + 1 < sizeof a && x[i] && x[i] != ';'; i++) a[i] = x[i];
+        a[i] = 0;
+        for (i = 0; i + 1 < sizeof b && y[i] && y[i] != ';'; i++) b[i] = y[i];
+        b[i] = 0;
+        gan__fail("%s: %s's node %d is \"%s\" in the file and \"%s\" here", ck->name, part, node, a, b);
+    }
+    GAN_FREE(mine);
+    return same;
+}
+
+/* A kind stored by name in the metadata: its index in names, or -1 with the message. */
+static int gan__ck_kind(const gan_checkpoint *ck, const char *key, const char *const *names, int n)
+{
+    const char *value = gan_checkpoint_meta(ck, key);
+    int i;
+    for (i = 0; value && i < n; i++)
+        if (!strcmp(value, names[i])) return i;
+    gan__fail("%s: %s is %s%s%s, not one this gan.h knows", ck->name, key, value ? "\"" : "(missing)",
+              value ? value : "", value ? "\"" : "");
+    return -1;
+}
+
+static gan_optim gan__ck_optim_of(const gan__ck_opt *o, gan_optim_kind kind)
+{
+    gan_optim opt;
+    memset(&opt, 0, sizeof opt);
+    opt.kind = kind;
+    opt.lr = o->lr;
+    opt.momentum = o->momentum;
+    opt.beta1 = o->beta1;
+    opt.beta2 = o->beta2;
+    opt.alpha = o->alpha;
+    opt.eps = o->eps;
+    opt.weight_decay = o->weight_decay;
+    opt.step = o->step;
+    return opt;
+}
+
+/* The trainer's settings of a file: its stage read (staged tensors only) and its kinds, checked
+   for range. */
+static int gan__ck_settings_of(const gan_checkpoint *ck, gan__ck_stage *s, gan_train_config *cfg,
+                               gan_optim_kind *kinds)
+{
+    static const char *const opt_keys[2] = { "opt.G.kind", "opt.D.kind" };
+    const char *kind = gan_checkpoint_meta(ck, "kind");
+    const char *loss_names[5];
+    gan__ckv v;
+    int p, loss, penalty;
+    for (p = 0; p < 5; p++) loss_names[p] = gan_loss_name((gan_loss)p);
+    if (!kind || strcmp(kind, "trainer"))
+        return gan__fail("%s: it holds %s, not a trainer", ck->name, kind ? kind : "(no kind)");
+    if ((loss = gan__ck_kind(ck, "train.loss", loss_names, 5)) < 0 ||
+        (penalty = gan__ck_kind(ck, "train.penalty", gan__penalty_names, 4)) < 0)
+        return 0;
+    for (p = 0; p < 2; p++) {
+        int k = gan__ck_kind(ck, opt_keys[p], gan__optim_names, 3);
+        if (k < 0) return 0;
+        kinds[p] = (gan_optim_kind)k;
+    }
+    memset(&v, 0, sizeof v);
+    v.tensor = gan__ck_read_tensor;
+    v.ck = ck;
+    if (!gan__ck_settings(&v, s) || !gan__ck_optim_scalars(&v, "G", &s->opt[0]) ||
+        !gan__ck_optim_scalars(&v, "D", &s->opt[1]))
+        return 0;
+    if (s->batch < 1 || s->batch > INT_MAX || s->n_critic < 1 || s->n_critic > INT_MAX || s->pack < 1 ||
+        s->pack > INT_MAX || s->classes < 0 || s->classes > INT_MAX || s->steps < 0 || s->d_steps < 0 ||
+        s->real_seen < 0 || s->opt[0].step < 0 || s->opt[1].step < 0)
+        return gan__fail("%s: a count or setting out of range (batch, n_critic, pack, classes, steps)", ck->name);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->loss = (gan_loss)loss;
+    cfg->penalty = (gan_penalty_kind)penalty;
+    cfg->penalty_weight = s->penalty_weight;
+    cfg->clip = s->clip;
+    cfg->n_critic = (int)s->n_critic;
+    cfg->batch = (int)s->batch;
+    cfg->pack = (int)s->pack;
+    cfg->classes = (int)s->classes;
+    cfg->opt_g = gan__ck_optim_of(&s->opt[0], kinds[0]);
+    cfg->opt_d = gan__ck_optim_of(&s->opt[1], kinds[1]);
+    cfg->opt_g.step = cfg->opt_d.step = 0;
+    cfg->ema_decay = s->ema_decay;
+    cfg->seed = s->seed;
+    return 1;
+}
+
+GANDEF int gan_checkpoint_config(const gan_checkpoint *ck, gan_train_config *cfg)
+{
+    gan__ck_stage s;
+    gan_optim_kind kinds[2];
+    gan_train_config c;
+    GAN_ASSERT(ck && cfg && "gan_checkpoint_config: NULL argument");
+    memset(&s, 0, sizeof s);
+    if (!gan__ck_settings_of(ck, &s, &c, kinds)) return 0;
+    *cfg = c;
+    return 1;
+}
+
+/* The loader's order in the file must be a permutation of 0 .. n - 1. */
+static int gan__ck_check_order(const gan_checkpoint *ck, int n)
+{
+    const gan__ck_entry *e = &ck->entries[gan__ck_find(ck, "data.order")];
+    uint8_t *seen = (uint8_t *)GAN_MALLOC((size_t)n / 8 + 1);
+    int i, ok = 1;
+    if (!seen) return gan__fail("%s: out of memory", ck->name);
+    memset(seen, 0, (size_t)n / 8 + 1);
+    for (i = 0; i < n && ok; i++) {
+        int32_t k;
+        gan__copy_le(&k, ck->data + e->begin + 4 * (size_t)i, 1, 4);
+        if (k < 0 || k >= n || (seen[k / 8] >> (k % 8) & 1))
+            ok = gan__fail("%s: data.order is not a permutation of the %d samples (entry %d)", ck->name, n, i);
+        else
+            seen[k / 8] |= (uint8_t)(1u << (k % 8));
+    }
+    GAN_FREE(seen);
+    return ok;
+}
+
+/* An entry the visit did not ask for, among those whose names start with one of the n prefixes
+   (n = 0: among all), is refused by name. */
+static int gan__ck_unused(const gan_checkpoint *ck, const unsigned char *used, const char *const *prefixes, int n,
+                          const char *what)
+{
+    int i, p;
+    for (i = 0; i < ck->n_entries; i++) {
+        int concerned = n == 0;
+        if (used[i]) continue;
+        for (p = 0; p < n; p++) concerned |= !strncmp(ck->entries[i].name, prefixes[p], strlen(prefixes[p]));
+        if (concerned) return gan__fail("%s: its tensor %s is not part of %s", ck->name, ck->entries[i].name, what);
+    }
+    return 1;
+}
+
+GANDEF int gan_checkpoint_load(const gan_checkpoint *ck, gan_trainer *t, gan_loader *data)
+{
+    gan__ck_stage s;
+    gan_train_config cfg;
+    gan_optim_kind kinds[2];
+    gan__ckv v;
+    unsigned char *used;
+    int ok, p, i;
+    GAN_ASSERT(ck && t && "gan_checkpoint_load: NULL argument");
+    s = gan__ck_stage_of(t, data);
+    if (!gan__ck_settings_of(ck, &s, &cfg, kinds) || !gan__ck_same_arch(ck, t->G, "G") ||
+        !gan__ck_same_arch(ck, t->D, "D"))
+        return 0;
+    if (t->G_ema ? !gan__ck_same_arch(ck, t->G_ema, "G_ema") : gan_checkpoint_meta(ck, "arch.G_ema") != NULL)
+        return t->G_ema ? 0 : gan__fail("%s: it holds a G_ema, and this trainer has none", ck->name);
+    used = (unsigned char *)GAN_MALLOC((size_t)ck->n_entries + 1);
+    if (!used) return gan__fail("%s: out of memory", ck->name);
+    memset(used, 0, (size_t)ck->n_entries + 1);
+    memset(&v, 0, sizeof v);
+    v.tensor = gan__ck_read_tensor;
+    v.ck = ck;
+    v.used = used;
+    /* first everything is checked, then it is stored */
+    ok = gan__ck_trainer(&v, t, data, &s, kinds);
+    for (i = 0; ok && !data && i < ck->n_entries; i++) used[i] |= !strncmp(ck->entries[i].name, "data.", 5);
+    ok = ok && gan__ck_unused(ck, used, NULL, 0, "this trainer");
+    if (ok && data && (s.data_pos < 0 || s.data_pos > data->data->n || s.data_epoch < 0))
+        ok = gan__fail("%s: data.pos or data.epoch out of range", ck->name);
+    ok = ok && (!data || gan__ck_check_order(ck, data->data->n));
+    ok = ok && gan__trainer_check(t->G, t->D, t->G_ema, &cfg);
+    if (ok) {
+        gan_net *nets[2];
+        nets[0] = t->G;
+        nets[1] = t->D;
+        for (p = 0; p < 2; p++) { /* the moments an optimizer kind does not store are zero */
+            memset(nets[p]->opt_m, 0, nets[p]->n_params * sizeof(gan_float));
+            memset(nets[p]->opt_v, 0, nets[p]->n_params * sizeof(gan_float));
+        }
+        v.store = 1;
+        gan__ck_trainer(&v, t, data, &s, kinds);
+        t->cfg = cfg;
+        t->G->opt = gan__ck_optim_of(&s.opt[0], kinds[0]);
+        t->D->opt = gan__ck_optim_of(&s.opt[1], kinds[1]);
+        t->rng.state = s.rng[0];
+        t->rng.inc = s.rng[1] | 1u;
+        t->steps = s.steps;
+        t->d_steps = s.d_steps;
+        t->real_seen = s.real_seen;
+        if (data) {
+            data->pos = (int)s.data_pos;
+            data->epoch = s.data_epoch;
+            data->rng.state = s.data_rng[0];
+            data->rng.inc = s.data_rng[1] | 1u;
+        }
+    }
+    GAN_FREE(used);
+    return ok;
+}
+
+GANDEF int gan_checkpoint_load_net(const gan_checkpoint *ck, gan_net *net, const char *part)
+{
+    char dot[GAN__CK_NAME_MAX];
+    const char *prefixes[1];
+    gan__ckv v;
+    unsigned char *used;
+    int ok;
+    GAN_ASSERT(ck && net && part && "gan_checkpoint_load_net: NULL argument");
+    if (!gan__ck_same_arch(ck, net, part)) return 0;
+    used = (unsigned char *)GAN_MALLOC((size_t)ck->n_entries + 1);
+    if (!used) return gan__fail("%s: out of memory", ck->name);
+    memset(used, 0, (size_t)ck->n_entries + 1);
+    memset(&v, 0, sizeof v);
+    v.tensor = gan__ck_read_tensor;
+    v.ck = ck;
+    v.used = used;
+    prefixes[0] = gan__ck_name(dot, part, ".", NULL);
+    ok = gan__ck_net(&v, net, part, 0) && gan__ck_unused(ck, used, prefixes, 1, "this network");
+    if (ok) {
+        v.store = 1;
+        gan__ck_net(&v, net, part, 0);
+    }
+    GAN_FREE(used);
+    return ok;
+}
+
 /* ==== eval ==== */
 
 /* The most dimensions a Gaussian, and the eigendecomposition, take: d^2 doubles must fit comfortably
    (and Jacobi's d^3 work per sweep stays in seconds). */
 #define GAN__MAX_GAUSSIAN_D 4096
 
-/* x - x is 0 for a finite x, NaN for an infinity or a NaN (no -ffast-math here). */
-static int gan__finite(double x) { return x - x == 0; }
 
 GANDEF gan_graph *gan_classifier_graph(gan_shape in, int classes)
 {
