@@ -32,6 +32,8 @@
                    gzipped or not), the procedural shapes, batches in [-1, 1], a shuffling loader
       images       writers to a callback or a file: PNG (LZ77 and fixed-Huffman deflate of its own,
                    Adler-32, per-row filters), PGM/PPM, IDX; grids of samples; 2-D scatter plots
+      checkpoint   a run's whole state in one safetensors file (written crash-safe: a temporary
+                   file, fsync, rename), read back with every byte checked (JSON, sizes, CRC-32)
       eval         sample quality: a classifier gan.h trains itself, classes covered, class KL,
                    confidence, label accuracy, the Frechet distance of its features (a symmetric
                    eigendecomposition by Jacobi rotations); mode metrics of 2-D mixtures
@@ -47,6 +49,10 @@
       GAN_MALLOC(n)        allocator, with GAN_FREE(p): both or neither   default: malloc / free
       GAN_FREE(p)
       GAN_ASSERT(cond)     programmer-error check                   default: assert(cond) from <assert.h>
+      GAN_FATAL(msg)       what a check of run-time data does in a function that cannot return an
+                           error (gan_layer_forward, gan_layer_backward: a tensor of the wrong shape or
+                           batch), in every build, after GAN_ASSERT; it must not return (abort or
+                           longjmp)                   default: msg on stderr (none with GAN_NO_STDIO), abort()
       GAN_NO_STDIO         leave out everything that uses FILE * (gan_net_print, gan_dataset_load,
                            gan_dataset_load_idx, the *_save functions); gan_dataset_from_idx,
                            gan_gunzip and the writers to a gan_write_fn work on memory
@@ -136,6 +142,12 @@
       batches in shuffled order   gan_loader_init, gan_loader_next, gan_loader_real (a gan_real_fn),
                                   gan_loader_epochs, gan_loader_free
       decompress                  gan_gunzip
+      save and resume a run       gan_trainer_save (gan_trainer_write, gan_meta), gan_checkpoint_open
+                                  (gan_checkpoint_parse), gan_checkpoint_config, gan_checkpoint_load,
+                                  gan_checkpoint_meta, gan_checkpoint_close
+      export a generator          gan_net_save (gan_net_write), gan_checkpoint_load_net;
+                                  examples/load_in_pytorch.py opens it in PyTorch
+      crash-safe files            gan_save_file (gan_encode_fn)
       write pictures and data     gan_png_write, gan_pnm_write, gan_idx_write (to a gan_write_fn);
                                   gan_png_save, gan_pnm_save, gan_idx_save (to a file)
       show samples                gan_to_bytes, gan_grid_size, gan_grid, gan_grid_save
@@ -325,6 +337,20 @@
       G's channels: m consecutive samples are joined along channels, which in N C H W memory is the
       same batch seen as batch / m samples, so it costs no copy.
 
+   CHECKPOINTS
+      gan_trainer_save("run.st", t, &data, NULL, 0) writes everything the run depends on (G, D, G_ema,
+      both optimizers' moments and steps, every random stream, the loader's order and position, the
+      counters and settings) into one file, crash-safe: a half-written save never replaces the last
+      good one. To go on in another process, build the same networks and trainer, then
+          gan_checkpoint *ck = gan_checkpoint_open("run.st");          (checked: layout, JSON, CRC-32)
+          if (!ck || !gan_checkpoint_load(ck, t, &data)) puts(gan_last_error());
+          gan_checkpoint_close(ck);
+      and gan_train_step continues bit for bit (same build and kernel path, any thread count).
+      gan_checkpoint_config reads the settings first, to build the networks and check a command line.
+      The file is safetensors: "G.<name>" with "G." stripped is G's PyTorch state_dict, and
+      examples/load_in_pytorch.py samples from it in PyTorch. gan_net_save("g.st", G, "G") exports a
+      generator alone; gan_checkpoint_load_net(ck, G, "G_ema") loads one part of either file.
+
    MEASURING SAMPLE QUALITY
       Inception scores need Inception's weights; gan.h trains its own judge instead, on your real
       data, and reads generated images with it (examples/evaluate.c scores IDX files of samples):
@@ -343,11 +369,16 @@
 
    ERRORS
       Programmer errors (mismatched shapes, a batch above the maximum, NULL) stop at GAN_ASSERT with the
-      failed condition; the shape and batch checks of building and running a network also hold with
-      NDEBUG, where they return NULL or 0 instead. Runtime failures (out of memory, sizes past
-      GAN_MAX_ARENA_BYTES, class labels out of range, a node a penalty cannot pass) return NULL or 0
-      and set gan_last_error(), which names the node where there is one. The library never calls
-      exit() and never prints unless you call gan_net_print.
+      failed condition. Checks that depend on run-time data (batches, shapes, sizes, file contents)
+      also hold with NDEBUG: a function that can fail returns NULL or 0 and sets gan_last_error(); the
+      two that cannot (gan_layer_forward and gan_layer_backward, on plain tensors) call GAN_FATAL,
+      which prints the message and aborts unless you define your own. Runtime failures (out of memory,
+      sizes past GAN_MAX_ARENA_BYTES, class labels out of range, a node a penalty cannot pass, a loss
+      that is no longer finite, a damaged file) return NULL or 0 and set gan_last_error(), which names
+      the node, the step or the file where there is one. The library never calls exit() and prints
+      only through gan_net_print and the default GAN_FATAL. C and C++ builds with the same compiler
+      options compute the same bits (tests/run compares them); builds with other options, compilers or
+      kernel paths (gan_set_isa) may differ in the last bits.
 
    LIMITATIONS (v0.5.0)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
@@ -362,7 +393,10 @@
       - Conv layers are square-kernel, no dilation, no groups.
       - gan_gemm on its own allocates its packing buffer (about 660 KiB) per call; networks use the
         one in their arena.
-      - No model files yet: gan_net_param and gan_net_buffer reach every value, saving is up to you.
+      - Checkpoints hold gan_trainer's state or one network's; a training loop of your own saves its
+        networks with gan_net_write and the rest (its streams, counters) itself. gan.h writes
+        safetensors files of F32 (F64) tensors and reads only the files it wrote (the format's
+        metadata and CRC are required), not ones from PyTorch.
       - Data sets are bytes in memory, whole: IDX files of unsigned bytes (IDX3 (n, h, w) with one
         channel, or IDX4 (n, c, h, w)); no image files (PNG, JPEG) are read and nothing streams from
         disk. gan_gunzip reads gzip, not zlib (RFC 1950) or raw deflate streams.
@@ -739,7 +773,7 @@ GANDEF gan_net *gan_net_create(gan_shape in, const gan_layer *layers, int n_laye
 /* A network from a graph, planned for batches up to max_batch; flags: 0 or GAN_BUILD_PENALTY.
    Initialized as gan_net_create does. The graph is not changed and may be built again. */
 GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags, gan_rng *rng);
-GANDEF void     gan_net_free(gan_net *net);
+GANDEF void     gan_net_free(gan_net *net);   /* NULL: nothing */
 GANDEF size_t   gan_net_arena_bytes(const gan_net *net);
 GANDEF void     gan_net_init(gan_net *net, gan_init scheme, gan_rng *rng);
 
@@ -925,7 +959,9 @@ GANDEF void gan_trainer_free(gan_trainer *t);   /* not the networks */
    A conditional D step generates with the real batch's labels, so both batches have the same classes
    and an interpolate one label. Packing: D's input is pack consecutive samples joined along
    channels, so D sees batch / pack samples (unconditional GANs only). Networks stay in training mode.
-   stats may be NULL. 1, or 0 with gan_last_error() (the callback failed, or a network refused). */
+   stats may be NULL. 1, or 0 with gan_last_error(): the callback failed, a network refused, or a loss
+   or gradient norm was not finite, in which case the update it would have made is not made and the
+   message names the step (t->steps + 1). */
 GANDEF int gan_train_step(gan_trainer *t, gan_step_stats *stats, gan_real_fn real, void *user);
 
 /* Samples from G_ema when there is one, else G: y (n samples of G's output) from z (n samples of G's
@@ -1308,6 +1344,21 @@ GANDEF const char *gan_last_error(void);
 #define GAN_ASSERT(cond) assert(cond)
 #endif
 
+/* A check of run-time data in a function that cannot return an error: GAN_ASSERT shows the failed
+   condition in a debug build; in every build GAN_FATAL then stops the program with the message. */
+#ifndef GAN_FATAL
+#define GAN_FATAL(msg) gan__fatal(msg)
+#define GAN__DEFAULT_FATAL 1
+#endif
+#define GAN__CHECK(cond, msg)          \
+    do {                               \
+        GAN_ASSERT((cond) && msg);     \
+        if (!(cond)) {                 \
+            GAN_FATAL(msg);            \
+            return 0;                  \
+        }                              \
+    } while (0)
+
 #ifdef GAN_GEMM
 #define GAN__USER_GEMM 1
 #endif
@@ -1366,6 +1417,19 @@ static int gan__finite(double x) { return x - x == 0; }
 static char gan__error[GAN__ERROR_MAX];
 
 GANDEF const char *gan_last_error(void) { return gan__error; }
+
+#ifdef GAN__DEFAULT_FATAL
+/* GAN_FATAL's default: the message on stderr (where there is stdio), then abort(). */
+static void gan__fatal(const char *msg)
+{
+#ifndef GAN_NO_STDIO
+    fprintf(stderr, "gan.h: %s\n", msg);
+#else
+    (void)msg;
+#endif
+    abort();
+}
+#endif
 
 /* Appends the decimal digits of v at *at, within the error buffer. */
 static void gan__error_number(size_t *at, unsigned long long v, int negative)
@@ -1438,6 +1502,8 @@ GANDEF gan_shape gan_chw(int c, int h, int w)
 
 static size_t gan__shape_count(gan_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
 
+static int gan__shape_eq(gan_shape a, gan_shape b) { return a.c == b.c && a.h == b.h && a.w == b.w; }
+
 /* ==== rng ==== */
 
 /* PCG32, the XSH-RR output of a 64-bit LCG (O'Neill 2014), seeded as pcg32_srandom(seed, stream). */
@@ -1446,8 +1512,10 @@ static size_t gan__shape_count(gan_shape s) { return (size_t)s.c * (size_t)s.h *
 
 GANDEF uint32_t gan_rng_u32(gan_rng *rng)
 {
-    uint64_t old = rng->state;
+    uint64_t old;
     uint32_t xorshifted, rot;
+    GAN_ASSERT(rng && "gan_rng_u32: NULL rng");
+    old = rng->state;
     rng->state = old * GAN__PCG_MULT + rng->inc;
     xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
     rot = (uint32_t)(old >> 59);
@@ -1456,6 +1524,7 @@ GANDEF uint32_t gan_rng_u32(gan_rng *rng)
 
 GANDEF void gan_rng_seed(gan_rng *rng, uint64_t seed)
 {
+    GAN_ASSERT(rng && "gan_rng_seed: NULL rng");
     rng->state = 0;
     rng->inc = (GAN__PCG_STREAM << 1) | 1u;
     gan_rng_u32(rng);
@@ -1472,6 +1541,7 @@ static double gan__rng_double(gan_rng *rng)
 
 GANDEF gan_float gan_rng_uniform(gan_rng *rng)
 {
+    GAN_ASSERT(rng && "gan_rng_uniform: NULL rng");
 #ifdef GAN_DOUBLE
     return gan__rng_double(rng);
 #else
@@ -1485,20 +1555,24 @@ GANDEF gan_float gan_rng_uniform(gan_rng *rng)
 GANDEF gan_float gan_rng_normal(gan_rng *rng)
 {
     /* Box-Muller: sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] so the log is finite. */
-    double u1 = 1.0 - gan__rng_double(rng);
-    double u2 = gan__rng_double(rng);
+    double u1, u2;
+    GAN_ASSERT(rng && "gan_rng_normal: NULL rng");
+    u1 = 1.0 - gan__rng_double(rng);
+    u2 = gan__rng_double(rng);
     return (gan_float)(sqrt(-2.0 * log(u1)) * cos(GAN__TWO_PI * u2));
 }
 
 GANDEF void gan_fill_uniform(gan_float *x, size_t n, gan_float lo, gan_float hi, gan_rng *rng)
 {
     size_t i;
+    GAN_ASSERT((x || n == 0) && rng && "gan_fill_uniform: NULL x or rng");
     for (i = 0; i < n; i++) x[i] = lo + (hi - lo) * gan_rng_uniform(rng);
 }
 
 GANDEF void gan_fill_normal(gan_float *x, size_t n, gan_float mean, gan_float std, gan_rng *rng)
 {
     size_t i;
+    GAN_ASSERT((x || n == 0) && rng && "gan_fill_normal: NULL x or rng");
     for (i = 0; i < n; i++) x[i] = mean + std * gan_rng_normal(rng);
 }
 
@@ -1510,6 +1584,7 @@ GANDEF void gan_gemm_naive(int trans_a, int trans_b, int M, int N, int K, gan_fl
                            gan_float beta, gan_float *C, int ldc)
 {
     int i, j, p;
+    GAN_ASSERT((M == 0 || N == 0 || K == 0 || (A && B)) && (M == 0 || N == 0 || C) && "gan_gemm_naive: NULL matrix");
     for (i = 0; i < M; i++) {
         for (j = 0; j < N; j++) {
             gan_float acc = 0;
@@ -2419,7 +2494,9 @@ GANDEF void gan_gemm(int trans_a, int trans_b, int M, int N, int K, gan_float al
                      const gan_float *A, int lda, const gan_float *B, int ldb,
                      gan_float beta, gan_float *C, int ldc)
 {
-    void *block = GAN_MALLOC(GAN__PACK_FLOATS * sizeof(gan_float) + GAN__ALIGN_BYTES);
+    void *block;
+    GAN_ASSERT((M == 0 || N == 0 || K == 0 || (A && B)) && (M == 0 || N == 0 || C) && "gan_gemm: NULL matrix");
+    block = GAN_MALLOC(GAN__PACK_FLOATS * sizeof(gan_float) + GAN__ALIGN_BYTES);
     if (!block) {
         gan_gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -2520,11 +2597,13 @@ static void gan__col2im_ld(gan_float *GAN__RESTRICT x, const gan_float *GAN__RES
 
 GANDEF void gan_im2col(gan_float *col, const gan_float *x, const gan_conv_geom *g)
 {
+    GAN_ASSERT(col && x && g && "gan_im2col: NULL argument");
     gan__im2col_ld(col, g->oh * g->ow, x, g);
 }
 
 GANDEF void gan_col2im(gan_float *x, const gan_float *col, const gan_conv_geom *g)
 {
+    GAN_ASSERT(col && x && g && "gan_col2im: NULL argument");
     gan__col2im_ld(x, col, g->oh * g->ow, g);
 }
 
@@ -2929,6 +3008,8 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
     size_t kk;
     gan_conv_geom g;
     (void)n_in;
+    GAN__REQUIRE(L->k >= 1 && L->stride >= 1 && L->pad >= 0 && L->out_pad >= 0 && (conv || L->out_pad < L->stride) &&
+                 L->in_ch >= 1 && L->out_ch >= 1, "convolution: k, stride, channels >= 1, pad >= 0, 0 <= out_pad < stride");
     if (conv) {
         GAN__REQUIRE(L->in_ch == in[0].c, "Conv2d: in_ch must equal the input's channels");
         GAN__REQUIRE((long long)in[0].h + 2LL * L->pad >= L->k && (long long)in[0].w + 2LL * L->pad >= L->k,
@@ -4571,15 +4652,46 @@ static unsigned gan__needs(const gan_layer *L)
 }
 
 /* Only asserts: with NDEBUG (or a GAN_ASSERT that ignores its argument) it does nothing. */
-static void gan__check_io(const gan_layer *L, const gan_tensor *t, gan_shape s)
+/* A tensor handed to a layer on its own: the layer's input (output 0) or output (1) shape, a batch
+   it has memory for. Checked in every build (GAN__CHECK): nothing could be returned to say no. */
+static int gan__check_io(const gan_layer *L, const gan_tensor *t, int output)
 {
-    (void)L;
-    (void)t;
-    (void)s;
-    GAN_ASSERT(L && L->max_batch > 0 && "the layer has no memory: use one from gan_net_layer(net, i)");
-    GAN_ASSERT(t && t->data && "tensor and its data must not be NULL");
-    GAN_ASSERT(t->c == s.c && t->h == s.h && t->w == s.w && "tensor shape must match the layer's (C, H, W)");
-    GAN_ASSERT(t->n > 0 && t->n <= L->max_batch && "batch must be between 1 and the planned maximum");
+    GAN__CHECK(L && L->max_batch > 0, "gan_layer_forward/_backward: the layer has no memory: use one from gan_net_layer(net, i)");
+    GAN__CHECK(t && t->data, "gan_layer_forward/_backward: a tensor or its data is NULL");
+    GAN__CHECK(gan__shape_eq(gan_chw(t->c, t->h, t->w), output ? L->out : L->in),
+               "gan_layer_forward/_backward: a tensor's shape is not the layer's (C, H, W)");
+    GAN__CHECK(t->n > 0 && t->n <= L->max_batch, "gan_layer_forward/_backward: batch must be between 1 and the planned maximum");
+    return 1;
+}
+
+/* What both calls need of the layer itself. */
+static int gan__check_alone(const gan_layer *L)
+{
+    GAN__CHECK(gan__ops[L->kind].arity == 1, "gan_layer_forward/_backward run one-input layers; joins run in a graph");
+    GAN__CHECK(!L->spectral, "a spectrally normalized layer keeps u and v in a network's arena: run it in one");
+    return 1;
+}
+
+static int gan__check_forward(const gan_layer *L, const gan_tensor *y, const gan_tensor *x)
+{
+    if (!gan__check_io(L, x, 0) || !gan__check_io(L, y, 1) || !gan__check_alone(L)) return 0;
+    GAN__CHECK(y->n == x->n, "gan_layer_forward: output batch must equal the input batch");
+    GAN__CHECK(y->data != x->data, "gan_layer_forward: layers do not run in place: y must not be x");
+    return 1;
+}
+
+static int gan__check_backward(const gan_layer *L, const gan_tensor *dx, const gan_tensor *dy, const gan_tensor *x,
+                               const gan_tensor *y)
+{
+    if (!gan__check_io(L, dy, 1) || !gan__check_io(L, x, 0) || !gan__check_io(L, y, 1) || !gan__check_alone(L))
+        return 0;
+    GAN__CHECK(x->n == dy->n && y->n == dy->n, "gan_layer_backward: dy, x and y must have one batch size");
+    if (!dx) return 1;
+    if (!gan__check_io(L, dx, 0)) return 0;
+    GAN__CHECK(dx->n == dy->n, "gan_layer_backward: dx must have dy's batch size");
+    GAN__CHECK(dx->data != dy->data && dx->data != x->data && dx->data != y->data,
+               "gan_layer_backward does not run in place: dx must not be dy, x or y");
+    return 1;
 }
 
 /* The forward call of a one-input layer on plain tensors. */
@@ -4601,12 +4713,7 @@ GANDEF void gan_layer_forward(gan_layer *L, gan_tensor *y, const gan_tensor *x, 
 {
     const gan_float *xs[1];
     gan__fwd f;
-    gan__check_io(L, x, L->in);
-    gan__check_io(L, y, L->out);
-    GAN_ASSERT(gan__ops[L->kind].arity == 1 && "gan_layer_forward runs one-input layers; joins run in a graph");
-    GAN_ASSERT(!L->spectral && "a spectrally normalized layer keeps u and v in a network's arena: run it in one");
-    GAN_ASSERT(y->n == x->n && "output batch must equal the input batch");
-    GAN_ASSERT(y->data != x->data && "layers do not run in place: y must not be x");
+    if (!gan__check_forward(L, y, x)) return;
     xs[0] = x->data;
     f = gan__layer_call(L, xs, y->data, x->n, training);
     L->last_training = training;
@@ -4620,18 +4727,7 @@ GANDEF void gan_layer_backward(gan_layer *L, gan_tensor *dx, const gan_tensor *d
     gan_float *dxs[1];
     gan__fwd f;
     gan__bwd b;
-    gan__check_io(L, dy, L->out);
-    gan__check_io(L, x, L->in);
-    gan__check_io(L, y, L->out);
-    GAN_ASSERT(gan__ops[L->kind].arity == 1 && "gan_layer_backward runs one-input layers; joins run in a graph");
-    GAN_ASSERT(!L->spectral && "a spectrally normalized layer keeps u and v in a network's arena: run it in one");
-    GAN_ASSERT(x->n == dy->n && y->n == dy->n && "dy, x and y must have one batch size");
-    if (dx) {
-        gan__check_io(L, dx, L->in);
-        GAN_ASSERT(dx->n == dy->n && "dx must have dy's batch size");
-        GAN_ASSERT(dx->data != dy->data && dx->data != x->data && dx->data != y->data
-                   && "backward does not run in place: dx must not be dy, x or y");
-    }
+    if (!gan__check_backward(L, dx, dy, x, y)) return;
     xs[0] = x->data;
     dxs[0] = dx ? dx->data : NULL;
     f = gan__layer_call(L, xs, y->data, dy->n, L->last_training);
@@ -4701,6 +4797,10 @@ static double gan__bce1(gan_float *grad, gan_float x, gan_float t, double scale)
 {
     double xd = x, e = exp(-fabs(xd)), sig = xd >= 0 ? 1 / (1 + e) : e / (1 + e);
     if (grad) *grad = (gan_float)((sig - t) * scale);
+    if (xd - xd != 0 && xd == xd) { /* an infinite logit: the limit, x (1 - t) at +inf and -x t at -inf */
+        double c = xd > 0 ? 1 - (double)t : (double)t;
+        return c == 0 ? 0.0 : c > 0 ? HUGE_VAL : -HUGE_VAL;
+    }
     return (xd > 0 ? xd : 0) - xd * t + log1p(e);
 }
 
@@ -4752,6 +4852,7 @@ static double gan__log_sum_exp(const gan_float *z, int k)
     double top = z[0], total = 0;
     int j;
     for (j = 1; j < k; j++) top = z[j] > top ? z[j] : top;
+    if (top == HUGE_VAL) return HUGE_VAL;
     for (j = 0; j < k; j++) total += exp((double)z[j] - top);
     return top + log(total);
 }
@@ -4768,6 +4869,14 @@ GANDEF gan_float gan_softmax_xent(gan_float *grad, const gan_float *x, const gan
         double lse;
         GAN_ASSERT(labels[r] == (gan_float)label && label >= 0 && label < k && "gan_softmax_xent: a label in [0, k)");
         lse = gan__log_sum_exp(z, k);
+        if (lse == HUGE_VAL) { /* logits of +inf: in the limit they share the probability */
+            int m = 0;
+            for (j = 0; j < k; j++) m += z[j] == HUGE_VAL;
+            sum += z[label] == HUGE_VAL ? log((double)m) : HUGE_VAL;
+            for (j = 0; grad && j < k; j++)
+                grad[r * (size_t)k + j] = (gan_float)(((z[j] == HUGE_VAL ? 1.0 / m : 0.0) - (j == label)) * scale);
+            continue;
+        }
         sum += lse - z[label];
         if (grad)
             for (j = 0; j < k; j++)
@@ -6075,15 +6184,24 @@ GANDEF void gan_net_free(gan_net *net)
     GAN_FREE(net);
 }
 
-GANDEF size_t gan_net_arena_bytes(const gan_net *net) { return net->arena_count * sizeof(gan_float); }
+GANDEF size_t gan_net_arena_bytes(const gan_net *net)
+{
+    GAN_ASSERT(net && "gan_net_arena_bytes: NULL network");
+    return net->arena_count * sizeof(gan_float);
+}
 
 GANDEF void gan_net_init(gan_net *net, gan_init scheme, gan_rng *rng)
 {
     int i;
+    GAN_ASSERT(net && rng && "gan_net_init: NULL network or rng");
     for (i = 0; i < net->n_layers; i++) gan_layer_init(&net->layers[i], scheme, rng);
 }
 
-GANDEF void gan_net_set_training(gan_net *net, int training) { net->training = training ? 1 : 0; }
+GANDEF void gan_net_set_training(gan_net *net, int training)
+{
+    GAN_ASSERT(net && "gan_net_set_training: NULL network");
+    net->training = training ? 1 : 0;
+}
 
 /* ---- running it ---- */
 
@@ -6346,7 +6464,7 @@ GANDEF int gan_net_infer_multi(gan_net *net, gan_tensor *ys, const gan_tensor *x
         if (!ok) return gan__fail("gan_net_infer: output %d must be %d samples of (%d, %d, %d)", i, n, s.c, s.h, s.w);
     }
     /* as few chunks as max_batch allows, as equal as can be (a chunk's batch statistics are its own) */
-    chunks = (n + B - 1) / B;
+    chunks = n / B + (n % B != 0); /* (n + B - 1) / B would overflow an int near INT_MAX */
     if (!gan__check_batch_stats(net, n / chunks, mode, "gan_net_infer")) return 0;
     for (c0 = 0, k = 0; c0 < n; c0 += m, k++) {
         m = n / chunks + (k < n % chunks);
@@ -6567,10 +6685,15 @@ static void gan__clear(gan_float *x, size_t n)
     if (n) memset(x, 0, n * sizeof(gan_float));
 }
 
-GANDEF void gan_net_zero_grad(gan_net *net) { gan__clear(net->grads, net->n_params); }
+GANDEF void gan_net_zero_grad(gan_net *net)
+{
+    GAN_ASSERT(net && "gan_net_zero_grad: NULL network");
+    gan__clear(net->grads, net->n_params);
+}
 
 GANDEF void gan_net_set_optim(gan_net *net, gan_optim opt)
 {
+    GAN_ASSERT(net && "gan_net_set_optim: NULL network");
     net->opt = opt;
     net->opt.step = 0;
     gan__clear(net->opt_m, net->n_params);
@@ -6580,6 +6703,7 @@ GANDEF void gan_net_set_optim(gan_net *net, gan_optim opt)
 GANDEF void gan_net_step(gan_net *net)
 {
     int i;
+    GAN_ASSERT(net && "gan_net_step: NULL network");
     net->opt.step++;
     for (i = 0; i < net->n_layers; i++) {
         gan_layer *L = &net->layers[i];
@@ -6717,6 +6841,7 @@ static const char *gan__tensor_name(const gan_net *net, int layer, int i)
 GANDEF int gan_net_param_count(const gan_net *net)
 {
     int i, count = 0;
+    GAN_ASSERT(net && "gan_net_param_count: NULL network");
     for (i = 0; i < net->n_layers; i++) count += (net->layers[i].nW > 0) + (net->layers[i].nb > 0);
     return count;
 }
@@ -6725,6 +6850,7 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
 {
     gan_param p;
     int i, k = index;
+    GAN_ASSERT(net && "gan_net_param: NULL network");
     memset(&p, 0, sizeof p);
     GAN_ASSERT(index >= 0 && index < gan_net_param_count(net) && "parameter index out of range");
     for (i = 0; i < net->n_layers; i++) {
@@ -6759,6 +6885,7 @@ GANDEF gan_param gan_net_param(gan_net *net, int index)
 GANDEF int gan_net_buffer_count(const gan_net *net)
 {
     int i, count = 0;
+    GAN_ASSERT(net && "gan_net_buffer_count: NULL network");
     for (i = 0; i < net->n_layers; i++) count += gan__buffers_of(&net->layers[i], 0, NULL);
     return count;
 }
@@ -6767,6 +6894,7 @@ GANDEF gan_param gan_net_buffer(gan_net *net, int index)
 {
     gan_param p;
     int i;
+    GAN_ASSERT(net && "gan_net_buffer: NULL network");
     memset(&p, 0, sizeof p);
     GAN_ASSERT(index >= 0 && index < gan_net_buffer_count(net) && "buffer index out of range");
     for (i = 0; i < net->n_layers; i++) {
@@ -6990,8 +7118,6 @@ static gan_shape gan__output_shape(const gan_net *net, int i)
     return P->nodes[P->outputs[i]].shape;
 }
 
-static int gan__shape_eq(gan_shape a, gan_shape b) { return a.c == b.c && a.h == b.h && a.w == b.w; }
-
 /* A network of a conditional GAN takes its label as input 1, of shape (1, 1, 1). */
 static int gan__check_role(const gan_net *net, const char *who, int classes)
 {
@@ -7025,9 +7151,10 @@ static int gan__trainer_check(gan_net *G, gan_net *D, gan_net *G_ema, const gan_
     if (G->n_outputs != 1) return gan__fail("gan_trainer_create: G has %d outputs; it needs one", G->n_outputs);
     x = gan__output_shape(G, 0);
     dx = gan_net_input_shape(D, 0);
-    if (dx.c != x.c * pack || dx.h != x.h || dx.w != x.w)
-        return gan__fail("gan_trainer_create: G makes (%d, %d, %d), so with pack %d D's input must be (%d, %d, %d), "
-                         "and it is (%d, %d, %d)", x.c, x.h, x.w, pack, x.c * pack, x.h, x.w, dx.c, dx.h, dx.w);
+    if ((long long)dx.c != (long long)x.c * pack || dx.h != x.h || dx.w != x.w) /* long long: pack may be huge */
+        return gan__fail("gan_trainer_create: G makes (%d, %d, %d), so with pack %d D's input must be (%z, %d, %d), "
+                         "and it is (%d, %d, %d)", x.c, x.h, x.w, pack, (size_t)x.c * (size_t)pack, x.h, x.w, dx.c, dx.h,
+                         dx.w);
     if (!gan__shape_eq(gan__output_shape(D, 0), gan_chw(1, 1, 1)))
         return gan__fail("gan_trainer_create: D's first output must be one value per sample");
     if (G->max_batch < B || D->max_batch < B / pack)
@@ -8748,9 +8875,13 @@ GANDEF int gan_png_write(gan_write_fn write, void *user, const uint8_t *pixels, 
     size_t total, hash_size, prev_size, tok_cap, bytes;
     GAN_ASSERT(write && pixels && "gan_png_write: NULL argument");
     GAN_ASSERT(w > 0 && h > 0 && comp >= 1 && comp <= 4 && "gan_png_write: w, h > 0 and comp 1 to 4");
+    if (!(w > 0 && h > 0 && comp >= 1 && comp <= 4))
+        return gan__fail("gan_png_write: a picture of %d x %d pixels of %d bytes (w, h > 0 and comp 1 to 4)", w, h, comp);
     memset(&s, 0, sizeof s);
     if (!gan__image_row_bytes("gan_png_write", &s.row_bytes, w, comp)) return 0;
     GAN_ASSERT((size_t)stride >= s.row_bytes && stride > 0 && "gan_png_write: stride must be at least w comp");
+    if (!(stride > 0 && (size_t)stride >= s.row_bytes))
+        return gan__fail("gan_png_write: stride %d is less than a row's %z bytes", stride, s.row_bytes);
 
     /* Working memory sized to the stream: the window, the hash tables and the tokens need no more
        than its length, the IDAT buffer no more than its stored size. */
@@ -8817,8 +8948,12 @@ GANDEF int gan_pnm_write(gan_write_fn write, void *user, const uint8_t *pixels, 
     int ok = 1, y;
     GAN_ASSERT(write && pixels && "gan_pnm_write: NULL argument");
     GAN_ASSERT(w > 0 && h > 0 && (comp == 1 || comp == 3) && "gan_pnm_write: w, h > 0 and comp 1 (PGM) or 3 (PPM)");
+    if (!(w > 0 && h > 0 && (comp == 1 || comp == 3)))
+        return gan__fail("gan_pnm_write: a picture of %d x %d pixels of %d bytes (w, h > 0 and comp 1 or 3)", w, h, comp);
     if (!gan__image_row_bytes("gan_pnm_write", &row_bytes, w, comp)) return 0;
     GAN_ASSERT((size_t)stride >= row_bytes && "gan_pnm_write: stride must be at least w comp");
+    if (!(stride > 0 && (size_t)stride >= row_bytes))
+        return gan__fail("gan_pnm_write: stride %d is less than a row's %z bytes", stride, row_bytes);
     /* "P5" (gray) or "P6" (RGB), width, height and maxval, each followed by one whitespace byte */
     head[n++] = 'P';
     head[n++] = comp == 1 ? '5' : '6';
@@ -9100,11 +9235,14 @@ static int gan__grid_extent(int *out, int count, int size, int pad, int scale)
     return 1;
 }
 
-/* W and H of a grid, or 0 (without a message) if they or W H 4 do not fit. */
+/* W and H of a grid, or 0 (without a message) if a size is not positive (pad negative) or W, H or
+   W H 4 do not fit. */
 static int gan__grid_dims(int *W, int *H, int n, int h, int w, int cols, int pad, int scale)
 {
-    int across = n < cols ? n : cols, down = n / cols + (n % cols != 0);
-    GAN_ASSERT(n > 0 && h > 0 && w > 0 && cols > 0 && pad >= 0 && scale > 0 && "a grid needs n, h, w, cols, scale > 0 and pad >= 0");
+    int across, down;
+    if (!(n > 0 && h > 0 && w > 0 && cols > 0 && pad >= 0 && scale > 0)) return 0;
+    across = n < cols ? n : cols;
+    down = n / cols + (n % cols != 0);
     return gan__grid_extent(W, across, w, pad, scale) && gan__grid_extent(H, down, h, pad, scale) &&
            gan__mul(gan__mul((size_t)*W, (size_t)*H), 4) != SIZE_MAX;
 }
@@ -9113,7 +9251,8 @@ GANDEF int gan_grid_size(int *W, int *H, int n, int h, int w, int cols, int pad,
 {
     GAN_ASSERT(W && H && "gan_grid_size: NULL argument");
     if (!gan__grid_dims(W, H, n, h, w, cols, pad, scale))
-        return gan__fail("gan_grid_size: a grid of %d images of %d x %d, %d a row, scale %d and pad %d, is too large",
+        return gan__fail("gan_grid_size: a grid of %d images of %d x %d, %d a row, scale %d and pad %d, is empty or too "
+                         "large (n, h, w, cols and scale must be positive, pad not negative)",
                          n, h, w, cols, scale, pad);
     return 1;
 }
@@ -9259,7 +9398,7 @@ static const char *const gan__moment_names[3][2] = {
     { "momentum_buffer", "square_avg" } /* GAN_RMSPROP */
 };
 static const char *const gan__optim_names[3] = { "sgd", "adam", "rmsprop" };
-static const char *const gan__penalty_names[4] = { "wgan-gp", "wgan-gp-one-sided", "r1", "r2" };
+static const char *const gan__penalty_names[5] = { "wgan-gp", "wgan-gp-one-sided", "r1", "r2", "none" };
 static const char *const gan__parts[3] = { "G", "D", "G_ema" };
 
 static int gan__little_endian(void)
@@ -9753,7 +9892,8 @@ static void gan__ck_header(gan__sink *s, gan__ck_src *src, const char *crc_digit
         if (src->arch[i]) gan__sink_meta(s, gan__ck_name(key, "arch.", src->arch_part[i], NULL), NULL, src->arch[i]);
     if (src->t) {
         gan__sink_meta(s, "train.loss", NULL, gan_loss_name(src->t->cfg.loss));
-        gan__sink_meta(s, "train.penalty", NULL, gan__penalty_names[src->t->cfg.penalty]);
+        gan__sink_meta(s, "train.penalty", NULL,
+                       src->t->cfg.penalty_weight > 0 ? gan__penalty_names[src->t->cfg.penalty] : "none");
         gan__sink_meta(s, "opt.G.kind", NULL, gan__optim_names[src->kinds[0]]);
         gan__sink_meta(s, "opt.D.kind", NULL, gan__optim_names[src->kinds[1]]);
     }
@@ -10463,8 +10603,9 @@ static int gan__ck_settings_of(const gan_checkpoint *ck, gan__ck_stage *s, gan_t
     if (!kind || strcmp(kind, "trainer"))
         return gan__fail("%s: it holds %s, not a trainer", ck->name, kind ? kind : "(no kind)");
     if ((loss = gan__ck_kind(ck, "train.loss", loss_names, 5)) < 0 ||
-        (penalty = gan__ck_kind(ck, "train.penalty", gan__penalty_names, 4)) < 0)
+        (penalty = gan__ck_kind(ck, "train.penalty", gan__penalty_names, 5)) < 0)
         return 0;
+    if (penalty == 4) penalty = 0; /* "none": the weight is 0, the kind unused */
     for (p = 0; p < 2; p++) {
         int k = gan__ck_kind(ck, opt_keys[p], gan__optim_names, 3);
         if (k < 0) return 0;
@@ -11077,10 +11218,12 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
     if (!(sigma > 0) || !gan__finite((double)sigma))
         return gan__fail("gan_eval_modes: sigma must be finite and greater than 0");
     GAN_ASSERT(xy && centres && "gan_eval_modes: NULL points or centres");
-    for (j = 0; j < 2 * k; j++)
-        if (!gan__finite((double)centres[j])) return gan__fail("gan_eval_modes: centre %d is not finite", j / 2);
-    for (i = 0; i < 2 * n; i++)
-        if (!gan__finite((double)xy[i])) return gan__fail("gan_eval_modes: point %d is not finite", i / 2);
+    for (j = 0; j < k; j++)
+        if (!gan__finite((double)centres[2 * (size_t)j]) || !gan__finite((double)centres[2 * (size_t)j + 1]))
+            return gan__fail("gan_eval_modes: centre %d is not finite", j);
+    for (i = 0; i < n; i++)
+        if (!gan__finite((double)xy[2 * (size_t)i]) || !gan__finite((double)xy[2 * (size_t)i + 1]))
+            return gan__fail("gan_eval_modes: point %d is not finite", i);
     /* held[j]: the high-quality samples whose nearest centre is j; hit[j]: some sample within 3 sigma
        of centre j (not necessarily its nearest: centres closer than 6 sigma share samples) */
     held = (int *)GAN_MALLOC(gan__mul(gan__mul((size_t)k, 2), sizeof(int)));
@@ -11092,10 +11235,11 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
     r2 = 3 * (double)sigma;
     r2 *= r2;
     for (i = 0; i < n; i++) {
-        double px = (double)xy[2 * i], py = (double)xy[2 * i + 1], best = HUGE_VAL;
+        double px = (double)xy[2 * (size_t)i], py = (double)xy[2 * (size_t)i + 1], best = HUGE_VAL;
         int at = 0;
         for (j = 0; j < k; j++) {
-            double dx = px - (double)centres[2 * j], dy = py - (double)centres[2 * j + 1], d2 = dx * dx + dy * dy;
+            double dx = px - (double)centres[2 * (size_t)j], dy = py - (double)centres[2 * (size_t)j + 1];
+            double d2 = dx * dx + dy * dy;
             if (d2 <= r2) hit[j] = 1;
             if (d2 < best) { /* strict: the lowest index wins a tie */
                 best = d2;
