@@ -11,6 +11,8 @@
 #   make quality  the sample-quality table of issue 11 (bench/quality.sh): our examples for 3 seeds and
 #                 PyTorch's dumps in bench/peers/, scored by build/evaluate; hours, not run by CI;
 #                 QUALITY_SEEDS, QUALITY_THREADS, QUALITY_DCGAN_FLAGS, ... (the script's header) set it
+#   make fuzz     each fuzz harness of tests/fuzz/ (libFuzzer, ASan, UBSan) for FUZZ_SECONDS (60) on a
+#                 copy of its seed corpus; FUZZ_SECONDS=10 is CI's smoke run (tests/ci_reliability.sh)
 #   make demo     build examples/dcgan.c and train it: on MNIST when GAN_DATA is set or ../shared/data/mnist
 #                 exists, else on gan.h's built-in shapes (it says which); pictures go to out/
 #   make clean    remove build/
@@ -33,7 +35,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 SAN_TESTS := $(patsubst tests/%.c,$(BUILD)/san/%,$(wildcard tests/test_*.c))
 TEST_HEADERS := $(wildcard tests/*.h)
 
-.PHONY: all test check bench quality demo clean
+.PHONY: all test check bench quality demo fuzz clean
 
 all: $(EXAMPLES) $(TESTS) $(BUILD)/bench
 
@@ -113,3 +115,15 @@ demo: $(BUILD)/dcgan
 
 clean:
 	rm -rf $(BUILD)
+
+# make fuzz: each fuzz harness (tests/fuzz/fuzz_*.c: gzip, IDX, networks, checkpoints) built with clang,
+# libFuzzer, ASan and UBSan into $(BUILD)/fuzz/ and run FUZZ_SECONDS on a copy of its seed corpus, one
+# PASS or FAIL line each (tests/fuzz/run.sh; FUZZ_HARNESSES=fuzz_net picks some). FUZZ_SECONDS=10 is a
+# smoke run. Without libFuzzer it runs each corpus once under the sanitizers, and says so.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_HARNESSES ?=
+
+.PHONY: fuzz
+fuzz:
+	FUZZ_CC='$(FUZZ_CC)' tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
