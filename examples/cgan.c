@@ -43,8 +43,17 @@ the disc, square and bar rows are still blobs of about the right size.
 
 Flags: all of examples/train_flags.h's but --pack (packing would join samples of different labels;
 gan_trainer_create refuses it): --data --dataset --steps/--epochs --batch --lr --loss --ema --seed
---threads --out --dump N FILE (sample i is of class i mod classes) --dump-bn --dump-labels FILE --help,
-and --projection.
+--threads --out --dump N FILE (sample i is of class i mod classes) --dump-bn --dump-labels FILE
+--save FILE --save-every K --resume FILE --help, and --projection.
+
+Checkpoints (the details are at the top of examples/train_flags.h): --save FILE writes the whole run
+to FILE when training ends, --save-every K also after every K-th step; --resume FILE goes on from it
+with its settings, --projection among them (user.projection: a resume builds the D it was trained
+with; leave the flags out, or give the same), and --steps stays the total:
+    build/cgan --steps 1000 --save cgan.st && build/cgan --resume cgan.st --steps 2000 --save cgan.st
+ends with the same cgan.st, byte for byte, as one run of 2000 steps. Ctrl-C stops after the step
+under way and saves (to the --save file, else out/cgan_interrupted.st; exit status 130); a step with
+a loss that is not finite stops the run with exit status 1 and saves nothing.
 */
 
 #define _POSIX_C_SOURCE 200809L /* mkdir and clock_gettime under -std=c99 */
@@ -148,7 +157,7 @@ int main(int argc, char **argv)
     long step, total, every;
     int rc, penalty, projection = 0, classes;
     tf_option extra[1] = { { "projection", TF_SWITCH, &projection, 0, 0, NULL,
-                             "a projection discriminator instead of the label map" } };
+                             "a projection discriminator instead of the label map", 1 } };
 
     tf_defaults(&f, "cgan", "Trains a conditional DCGAN on labelled 28x28 images; one picture row per class.",
                 TF_DATA | TF_DUMP_BN | TF_LABELS);
@@ -196,6 +205,7 @@ int main(int argc, char **argv)
            classes, projection ? "projection" : "label-map", gan_family_name(f.family), cfg.batch, cfg.n_critic,
            penalty ? ", D with LayerNorm" : "", G_ema ? ", sampling from G_ema" : "", total,
            (double)total * cfg.n_critic * cfg.batch / data.n, gan_threads());
+    if (!tf_resume_load(&f, t, &loader, total)) return 1;
 
     z = (gan_float *)malloc(sizeof(gan_float) * (size_t)classes * COLS * ZDIM);
     labels = (gan_float *)malloc(sizeof(gan_float) * (size_t)classes * COLS);
@@ -208,13 +218,11 @@ int main(int argc, char **argv)
 
     every = total >= 20 ? total / 20 : 1;
     tf_progress_start(&p, t);
-    for (step = 0;; step++) {
+    tf_catch_signals(1);
+    for (step = (long)t->steps;; step++) { /* a resumed run goes on with its step numbers */
         if (tf_picture_due(step, total, 4) && !picture(&f, t, col_z, classes, z, labels, samples, step)) return 1;
-        if (step == total) break;
-        if (!gan_train_step(t, &s, gan_loader_real, &loader)) {
-            fprintf(stderr, "cgan: gan_train_step: %s\n", gan_last_error());
-            return 1;
-        }
+        if (step >= total) break;
+        if (!gan_train_step(t, &s, gan_loader_real, &loader)) return tf_step_failed(&f); /* saves nothing */
         tf_progress_add(&p, &s);
         if (!tf_finite(&s)) {
             fprintf(stderr, "cgan: the losses are no longer finite at step %ld\n", step + 1);
@@ -222,8 +230,10 @@ int main(int argc, char **argv)
         }
         if ((step + 1) % every == 0 || step + 1 == total)
             tf_progress_line(&p, t, step + 1, total, gan_loader_epochs(&loader));
+        if ((rc = tf_step_done(&f, t, &loader, total)) >= 0) return rc; /* a signal, or --save-every failed */
     }
     printf("trained in %.1f s\n", tf_seconds() - p.t_start);
+    if ((rc = tf_finish(&f, t, &loader, total)) >= 0) return rc;
     printf("pictures: %s/cgan_step*.png (row r: class r)\n", f.out);
     if (f.dump_n > 0 && !tf_dump(&f, t)) return 1;
 
@@ -238,5 +248,6 @@ int main(int argc, char **argv)
     gan_graph_free(dg);
     gan_loader_free(&loader);
     gan_dataset_free(&data);
+    gan_set_threads(1); /* joins the workers, so a leak checker finds nothing held */
     return 0;
 }

@@ -32,7 +32,17 @@ still sprinkled with white specks (an MLP has no notion of neighbouring pixels).
 third of the steps.
 
 Flags: all of examples/train_flags.h's but --dump-bn (G has no BatchNorm): --data --dataset
---steps/--epochs --batch --lr --loss --pack --ema --seed --threads --out --dump N FILE --help.
+--steps/--epochs --batch --lr --loss --pack --ema --seed --threads --out --dump N FILE --save FILE
+--save-every K --resume FILE --help.
+
+Checkpoints (the details are at the top of examples/train_flags.h): --save FILE writes the whole run
+to FILE when training ends (Dropout's random streams too), --save-every K also after every K-th
+step; --resume FILE goes on from it with its settings (leave them out, or give the same), and
+--steps stays the total:
+    build/gan --steps 3000 --save gan.st && build/gan --resume gan.st --steps 6000 --save gan.st
+ends with the same gan.st, byte for byte, as one run of 6000 steps. Ctrl-C stops after the step
+under way and saves (to the --save file, else out/gan_interrupted.st; exit status 130); a step with
+a loss that is not finite stops the run with exit status 1 and saves nothing.
 */
 
 #define _POSIX_C_SOURCE 200809L /* mkdir and clock_gettime under -std=c99 */
@@ -146,6 +156,7 @@ int main(int argc, char **argv)
     printf("gan: loss %s, batch %d, pack %d, n_critic %d%s%s, %ld steps (%.2f epochs), threads %d\n",
            gan_family_name(f.family), cfg.batch, cfg.pack, cfg.n_critic, penalty ? ", D without Dropout" : "",
            G_ema ? ", sampling from G_ema" : "", total, (double)total * cfg.n_critic * cfg.batch / data.n, gan_threads());
+    if (!tf_resume_load(&f, t, &loader, total)) return 1;
 
     samples = (gan_float *)malloc(sizeof(gan_float) * GRID * 28 * 28);
     if (!samples) {
@@ -163,13 +174,11 @@ int main(int argc, char **argv)
 
     every = total >= 20 ? total / 20 : 1;
     tf_progress_start(&p, t);
-    for (step = 0;; step++) {
+    tf_catch_signals(1);
+    for (step = (long)t->steps;; step++) { /* a resumed run goes on with its step numbers */
         if (tf_picture_due(step, total, 4) && !picture(&f, t, fixed_z, samples, step)) return 1;
-        if (step == total) break;
-        if (!gan_train_step(t, &s, gan_loader_real, &loader)) {
-            fprintf(stderr, "gan: gan_train_step: %s\n", gan_last_error());
-            return 1;
-        }
+        if (step >= total) break;
+        if (!gan_train_step(t, &s, gan_loader_real, &loader)) return tf_step_failed(&f); /* saves nothing */
         tf_progress_add(&p, &s);
         if (!tf_finite(&s)) {
             fprintf(stderr, "gan: the losses are no longer finite at step %ld\n", step + 1);
@@ -177,8 +186,10 @@ int main(int argc, char **argv)
         }
         if ((step + 1) % every == 0 || step + 1 == total)
             tf_progress_line(&p, t, step + 1, total, gan_loader_epochs(&loader));
+        if ((rc = tf_step_done(&f, t, &loader, total)) >= 0) return rc; /* a signal, or --save-every failed */
     }
     printf("trained in %.1f s\n", tf_seconds() - p.t_start);
+    if ((rc = tf_finish(&f, t, &loader, total)) >= 0) return rc;
     printf("pictures: %s/gan_real.png (training images), %s/gan_step*.png (samples)\n", f.out, f.out);
     if (f.dump_n > 0 && !tf_dump(&f, t)) return 1;
 
@@ -191,5 +202,6 @@ int main(int argc, char **argv)
     gan_graph_free(dg);
     gan_loader_free(&loader);
     gan_dataset_free(&data);
+    gan_set_threads(1); /* joins the workers, so a leak checker finds nothing held */
     return 0;
 }

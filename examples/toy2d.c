@@ -66,9 +66,20 @@ lines between neighbours (82.5 %); at step 32000 red clusters on all 25 modes an
 most of them on short vertical and horizontal dotted lines between neighbouring modes.
 
 Flags: those of examples/train_flags.h that apply here: --steps --batch --lr --loss --pack --ema --seed
---threads --out --dump N FILE (text, one "x y" line a sample) --help; not --data, --dataset,
---epochs (the data is endless), --dump-bn (no BatchNorm) or --dump-labels. Its own:
---dist ring8|grid25, --zdim N, --hidden N, --decay F.
+--threads --out --dump N FILE (text, one "x y" line a sample) --save FILE --save-every K --resume FILE
+--help; not --data, --dataset, --epochs (the data is endless), --dump-bn (no BatchNorm) or
+--dump-labels. Its own: --dist ring8|grid25, --zdim N, --hidden N, --decay F.
+
+Checkpoints (the details are at the top of examples/train_flags.h): --save FILE writes the whole run
+to FILE when training ends, --save-every K also after every K-th step; --resume FILE goes on from it.
+Beside gan.h's state the file keeps this example's own: --dist, --zdim, --hidden and --decay
+(user.dist ...), the learning rate the decay starts from (user.lr; the file's optimizer rate is the
+decayed one) and the real data's random stream (user.data_rng). The decay is laid over --steps, so a
+resume with the first run's --steps (after Ctrl-C: its command line with --resume FILE added) ends
+with the same checkpoint, byte for byte, as a run that was not stopped; with another total the
+rates follow that total's schedule from there on (with --decay 0 any split gives the same bytes).
+Ctrl-C stops after the step under way and saves (to the --save file, else out/toy2d_interrupted.st;
+exit status 130).
 */
 
 #define _POSIX_C_SOURCE 200809L /* mkdir and clock_gettime under -std=c99 */
@@ -227,12 +238,12 @@ int main(int argc, char **argv)
     const char *dist = "ring8";
     int zdim = 2, hidden = 128, rc;
     double decay = 0.75;
-    tf_option extra[4] = {
-        { "dist", TF_STRING, (void *)&dist, 0, 0, "ring8|grid25", "the mixture (default ring8)" },
-        { "zdim", TF_INT, &zdim, 1, 256, "N", "length of G's noise vector, 1 to 256 (default 2)" },
-        { "hidden", TF_INT, &hidden, 1, 4096, "N", "units in each of the two hidden layers (default 128)" },
+    tf_option extra[4] = { /* all four are settings a checkpoint keeps */
+        { "dist", TF_STRING, (void *)&dist, 0, 0, "ring8|grid25", "the mixture (default ring8)", 1 },
+        { "zdim", TF_INT, &zdim, 1, 256, "N", "length of G's noise vector, 1 to 256 (default 2)", 1 },
+        { "hidden", TF_INT, &hidden, 1, 4096, "N", "units in each of the two hidden layers (default 128)", 1 },
         { "decay", TF_DOUBLE, &decay, 0, 1, "F",
-          "both learning rates fall linearly to 0 over the last F of the steps (default 0.75; 0: none)" }
+          "both learning rates fall linearly to 0 over the last F of the steps (default 0.75; 0: none)", 1 }
     };
     mixture mix, eval;
     gan_graph *gg, *dg;
@@ -256,6 +267,8 @@ int main(int argc, char **argv)
     f.lr = 1e-3;
     f.pack = 2;
     f.data_dir = NULL;
+    f.lr_schedule = 1;      /* --decay changes the nets' rates: a checkpoint keeps the starting one */
+    f.data_rng = &mix.rng;  /* the real data's stream goes into a checkpoint (user.data_rng) */
     if ((rc = tf_parse(&f, argc, argv)) >= 0) return rc;
     if (!mixture_init(&mix, dist, (uint64_t)f.seed + 1) || !mixture_init(&eval, dist, (uint64_t)f.seed + 2)) {
         tf_usage(&f, stderr);
@@ -285,6 +298,7 @@ int main(int argc, char **argv)
            "threads %d\n",
            dist, zdim, hidden, gan_family_name(f.family), (double)cfg.opt_g.lr, cfg.batch, cfg.pack,
            G_ema ? ", EMA" : "", total, decay_from, gan_threads());
+    if (!tf_resume_load(&f, t, NULL, total)) return 1;
 
     fixed_z = (gan_float *)malloc(sizeof(gan_float) * N_EVAL * (size_t)zdim);
     fake = (gan_float *)malloc(sizeof(gan_float) * N_EVAL * 2);
@@ -300,7 +314,8 @@ int main(int argc, char **argv)
 
     every = total >= 20 ? total / 20 : 1;
     tf_progress_start(&p, t);
-    for (step = 0;; step++) {
+    tf_catch_signals(1);
+    for (step = (long)t->steps;; step++) { /* a resumed run goes on with its step numbers */
         if (tf_picture_due(step, total, 4)) {
             gan_tensor zt = gan_tensor_make(fixed_z, N_EVAL, zdim, 1, 1), yt = gan_tensor_make(fake, N_EVAL, 2, 1, 1);
             if (!gan_trainer_sample(t, &yt, &zt, NULL, GAN_STATS_RUNNING)) {
@@ -315,24 +330,23 @@ int main(int argc, char **argv)
             }
             save_plot(&f, &mix, real, fake, step);
         }
-        if (step == total) break;
+        if (step >= total) break;
         if (step >= decay_from) { /* the rates stay in the nets' gan_optim, which keeps Adam's moments */
             double k = (double)(total - step) / (double)(total - decay_from);
             G->opt.lr = (gan_float)(cfg.opt_g.lr * k);
             D->opt.lr = (gan_float)(cfg.opt_d.lr * k);
         }
-        if (!gan_train_step(t, &s, mixture_real, &mix)) {
-            fprintf(stderr, "toy2d: gan_train_step: %s\n", gan_last_error());
-            return 1;
-        }
+        if (!gan_train_step(t, &s, mixture_real, &mix)) return tf_step_failed(&f); /* saves nothing */
         tf_progress_add(&p, &s);
         if (!tf_finite(&s)) {
             fprintf(stderr, "toy2d: the losses are no longer finite at step %ld\n", step + 1);
             return 1;
         }
         if ((step + 1) % every == 0 || step + 1 == total) tf_progress_line(&p, t, step + 1, total, -1);
+        if ((rc = tf_step_done(&f, t, NULL, total)) >= 0) return rc; /* a signal, or --save-every failed */
     }
     printf("trained in %.1f s\n", tf_seconds() - p.t_start);
+    if ((rc = tf_finish(&f, t, NULL, total)) >= 0) return rc;
     print_scores("", &sc, mix.k, " (2500 samples of G, gan_eval_modes)");
     if (f.dump_n > 0 && !dump_text(&f, t, zdim)) return 1;
 
@@ -345,5 +359,6 @@ int main(int argc, char **argv)
     gan_net_free(G_ema);
     gan_graph_free(gg);
     gan_graph_free(dg);
+    gan_set_threads(1); /* joins the workers, so a leak checker finds nothing held */
     return 0;
 }

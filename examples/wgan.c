@@ -39,8 +39,17 @@ and fell to 4.5, the penalty from 7 to 0.4, both still falling at the end (try -
 tiles differ.
 
 Flags: all of examples/train_flags.h's (--data --dataset --steps/--epochs --batch --lr --loss (wgan or
-wgan-gp only) --pack --ema --seed --threads --out --dump N FILE --dump-bn --help), and
---n-critic N (critic steps per G step, default 5).
+wgan-gp only) --n-critic N (critic steps per G step, default 5) --pack --ema --seed --threads --out
+--dump N FILE --dump-bn --save FILE --save-every K --resume FILE --help).
+
+Checkpoints (the details are at the top of examples/train_flags.h): --save FILE writes the whole run
+to FILE when training ends, --save-every K also after every K-th G step (a run of 8 minutes might
+take --save-every 100); --resume FILE goes on from it with its settings (loss, n_critic, batch, lr,
+pack, EMA, seed, data set: leave them out, or give the same), and --steps stays the total:
+    build/wgan --steps 400 --save wgan.st && build/wgan --resume wgan.st --steps 800 --save wgan.st
+ends with the same wgan.st, byte for byte, as one run of 800 steps. Ctrl-C stops after the step under
+way and saves (to the --save file, else out/wgan_interrupted.st; exit status 130); a step with a
+loss, penalty or gradient that is not finite stops the run with exit status 1 and saves nothing.
 */
 
 #define _POSIX_C_SOURCE 200809L /* mkdir and clock_gettime under -std=c99 */
@@ -115,15 +124,12 @@ int main(int argc, char **argv)
     gan_rng rng;
     gan_float fixed_z[GRID * ZDIM], *samples;
     long step, total, every;
-    int rc, penalty, n_critic = 5;
-    tf_option extra[1] = { { "n-critic", TF_INT, &n_critic, 1, 100, "N", "critic steps per G step (default 5)" } };
+    int rc, penalty;
 
     tf_defaults(&f, "wgan", "Trains a WGAN (--loss wgan) or WGAN-GP (--loss wgan-gp) on 28x28 images and writes PNG sample grids.",
-                TF_DATA | TF_PACK | TF_DUMP_BN);
+                TF_DATA | TF_PACK | TF_DUMP_BN | TF_CRITIC);
     f.steps = 800;
-    f.family = GAN_FAMILY_WGAN_GP;
-    f.extra = extra;
-    f.n_extra = 1;
+    f.family = GAN_FAMILY_WGAN_GP; /* both WGAN recipes take 5 critic steps, so --n-critic's default is 5 */
     if ((rc = tf_parse(&f, argc, argv)) >= 0) return rc;
     if (f.family != GAN_FAMILY_WGAN && f.family != GAN_FAMILY_WGAN_GP) {
         tf_usage(&f, stderr);
@@ -142,7 +148,6 @@ int main(int argc, char **argv)
     }
 
     cfg = tf_config(&f);
-    cfg.n_critic = n_critic;
     penalty = cfg.penalty_weight > 0;
     gan_rng_seed(&rng, (uint64_t)f.seed);
     gg = generator();
@@ -164,6 +169,7 @@ int main(int argc, char **argv)
     printf("wgan: loss %s, batch %d, pack %d, n_critic %d%s%s, %ld steps (%.2f epochs), threads %d\n",
            gan_family_name(f.family), cfg.batch, cfg.pack, cfg.n_critic, penalty ? ", D with LayerNorm" : "",
            G_ema ? ", sampling from G_ema" : "", total, (double)total * cfg.n_critic * cfg.batch / data.n, gan_threads());
+    if (!tf_resume_load(&f, t, &loader, total)) return 1;
 
     samples = (gan_float *)malloc(sizeof(gan_float) * GRID * 28 * 28);
     if (!samples) {
@@ -181,13 +187,11 @@ int main(int argc, char **argv)
 
     every = total >= 20 ? total / 20 : 1;
     tf_progress_start(&p, t);
-    for (step = 0;; step++) {
+    tf_catch_signals(1);
+    for (step = (long)t->steps;; step++) { /* a resumed run goes on with its step numbers */
         if (tf_picture_due(step, total, 4) && !picture(&f, t, fixed_z, samples, step)) return 1;
-        if (step == total) break;
-        if (!gan_train_step(t, &s, gan_loader_real, &loader)) {
-            fprintf(stderr, "wgan: gan_train_step: %s\n", gan_last_error());
-            return 1;
-        }
+        if (step >= total) break;
+        if (!gan_train_step(t, &s, gan_loader_real, &loader)) return tf_step_failed(&f); /* saves nothing */
         tf_progress_add(&p, &s);
         if (!tf_finite(&s)) {
             fprintf(stderr, "wgan: the losses are no longer finite at step %ld\n", step + 1);
@@ -195,8 +199,10 @@ int main(int argc, char **argv)
         }
         if ((step + 1) % every == 0 || step + 1 == total)
             tf_progress_line(&p, t, step + 1, total, gan_loader_epochs(&loader));
+        if ((rc = tf_step_done(&f, t, &loader, total)) >= 0) return rc; /* a signal, or --save-every failed */
     }
     printf("trained in %.1f s\n", tf_seconds() - p.t_start);
+    if ((rc = tf_finish(&f, t, &loader, total)) >= 0) return rc;
     printf("pictures: %s/wgan_real.png (training images), %s/wgan_step*.png (samples)\n", f.out, f.out);
     if (f.dump_n > 0 && !tf_dump(&f, t)) return 1;
 
@@ -209,5 +215,6 @@ int main(int argc, char **argv)
     gan_graph_free(dg);
     gan_loader_free(&loader);
     gan_dataset_free(&data);
+    gan_set_threads(1); /* joins the workers, so a leak checker finds nothing held */
     return 0;
 }
