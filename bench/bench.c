@@ -818,6 +818,7 @@ static void dcgan_init(dcgan_case *c, gan_rng *rng)
     gan_net_init(c->D, GAN_INIT_DCGAN, rng);
     gan_net_set_optim(c->G, gan_adam(2e-4f, 0.5f, 0.999f));
     gan_net_set_optim(c->D, gan_adam(2e-4f, 0.5f, 0.999f));
+    must(gan_net_share_scratch(c->G, c->D), "gan_net_share_scratch"); /* as gan_trainer_create does */
     c->rng = *rng;
     c->z = (gan_float *)xmalloc((size_t)BATCH * LATENT * sizeof(gan_float));
     c->dlogit = (gan_float *)xmalloc(BATCH * sizeof(gan_float));
@@ -1055,6 +1056,7 @@ static void section_steps(gan_rng *rng)
     wc.C = make_D(1, rng);
     gan_net_set_optim(wc.G, gan_adam(1e-4f, 0, 0.9f));
     gan_net_set_optim(wc.C, gan_adam(1e-4f, 0, 0.9f));
+    must(gan_net_share_scratch(wc.G, wc.C), "gan_net_share_scratch");
     wc.rng = *rng;
     wc.pool = pool;
     wc.z = (gan_float *)xmalloc((size_t)BATCH * LATENT * sizeof(gan_float));
@@ -1123,7 +1125,7 @@ static int rss_child(int threads)
         dcgan_step(&dc);
     }
     printf("# dcgan.peak_rss child: %d steps in %.1f s at %d thread(s); images %.1f MiB as bytes, arenas G %.1f MiB "
-           "and D %.1f MiB\n", RSS_STEPS, clock_s() - t0, got, n_bytes / 1048576.0,
+           "and D %.1f MiB (their call-local blocks shared: gan_net_share_scratch)\n", RSS_STEPS, clock_s() - t0, got, n_bytes / 1048576.0,
            gan_net_arena_bytes(dc.G) / 1048576.0, gan_net_arena_bytes(dc.D) / 1048576.0);
     fflush(stdout);
     dcgan_free(&dc);

@@ -638,8 +638,17 @@ static void test_failures(void)
         ok = gan_png_save("/dev/full", small, 13, 17, 1, 13);
         test_report("images.png_save: a full disk (/dev/full) fails naming the file",
                     !ok && strstr(gan_last_error(), "cannot write /dev/full") != NULL, "ok %d \"%s\"", ok, gan_last_error());
+        test_report("images.png_save: ... and /dev/full is still the device (written in place, not renamed over)",
+                    stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode), "it was replaced by a regular file");
     } else {
         test_skip("images.png_save: a full disk", "/dev/full is not a device here");
+    }
+    if (stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode)) {
+        ok = gan_png_save("/dev/null", small, 13, 17, 1, 13);
+        test_report("images.png_save: /dev/null takes the picture and stays the device",
+                    ok && stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "ok %d \"%s\"", ok, gan_last_error());
+    } else {
+        test_skip("images.png_save: /dev/null", "/dev/null is not a device here");
     }
 
     /* rows of more than INT_MAX bytes are refused before anything is read or written */
