@@ -1640,13 +1640,32 @@ static void gan__axpy_row(gan_float *GAN__RESTRICT c, const gan_float *GAN__REST
 typedef void (*gan__kernel_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
                                gan_float *GAN__RESTRICT C, int ldc, int add);
 
-/* One instruction set's kernel and the tile and depth it is written for. */
+/* A row of an im2col panel read through its window table: d[r] = t[r] >= 0 ? x[t[r]] : 0, r < n. */
+typedef void (*gan__gather_fn)(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x,
+                               const int *GAN__RESTRICT t, int n);
+
+/* One instruction set's kernel and the tile and depth it is written for, and its gathers: gather
+   as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0) (col2im's sums). */
 typedef struct gan__isa_info {
     gan_isa isa;
     const char *name;
     gan__kernel_fn kernel;
     int mr, nr, kc;
+    gan__gather_fn gather, gather_add;
 } gan__isa_info;
+
+static void gan__gather_base(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+{
+    int r;
+    for (r = 0; r < n; r++) d[r] = t[r] >= 0 ? x[t[r]] : 0;
+}
+
+static void gan__gather_add_base(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                                 int n)
+{
+    int r;
+    for (r = 0; r < n; r++) d[r] += t[r] >= 0 ? x[t[r]] : 0;
+}
 
 /* The baseline kernel, 4 x 8 (4 x 4 in double). With GNU C's vector extensions a row of the tile is
    two 16-byte vectors, which every target with SIMD registers holds; elsewhere plain loops. */
@@ -1791,14 +1810,66 @@ __attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const 
     GAN__STORE_ROW512(4);
     GAN__STORE_ROW512(5);
 }
+
+/* The gathers with the vector gather instructions, masked where the window leaves the image (no
+   load there): copies, so the same bits as gan__gather_base. */
+__attribute__((target("avx2"))) static void gan__gather_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
+                                                           const int *GAN__RESTRICT t, int n)
+{
+    int r = 0;
+    for (; r + 8 <= n; r += 8) {
+        __m256i idx = _mm256_loadu_si256((const __m256i *)(const void *)(t + r));
+        __m256 inside = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)));
+        _mm256_storeu_ps(d + r, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, inside, 4));
+    }
+    for (; r < n; r++) d[r] = t[r] >= 0 ? x[t[r]] : 0;
+}
+
+__attribute__((target("avx2"))) static void gan__gather_add_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
+                                                               const int *GAN__RESTRICT t, int n)
+{
+    int r = 0;
+    for (; r + 8 <= n; r += 8) {
+        __m256i idx = _mm256_loadu_si256((const __m256i *)(const void *)(t + r));
+        __m256 inside = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)));
+        _mm256_storeu_ps(d + r, _mm256_add_ps(_mm256_loadu_ps(d + r),
+                                              _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, inside, 4)));
+    }
+    for (; r < n; r++) d[r] += t[r] >= 0 ? x[t[r]] : 0;
+}
+
+__attribute__((target("avx512f"))) static void gan__gather_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
+                                                                const int *GAN__RESTRICT t, int n)
+{
+    int r = 0;
+    for (; r + 16 <= n; r += 16) {
+        __m512i idx = _mm512_loadu_si512((const void *)(t + r));
+        __mmask16 inside = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
+        _mm512_storeu_ps(d + r, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4));
+    }
+    for (; r < n; r++) d[r] = t[r] >= 0 ? x[t[r]] : 0;
+}
+
+__attribute__((target("avx512f"))) static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
+                                                                    const int *GAN__RESTRICT t, int n)
+{
+    int r = 0;
+    for (; r + 16 <= n; r += 16) {
+        __m512i idx = _mm512_loadu_si512((const void *)(t + r));
+        __mmask16 inside = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
+        _mm512_storeu_ps(d + r, _mm512_add_ps(_mm512_loadu_ps(d + r),
+                                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4)));
+    }
+    for (; r < n; r++) d[r] += t[r] >= 0 ? x[t[r]] : 0;
+}
 #endif
 
 /* The kernels this build has, in gan_isa order. */
 static const gan__isa_info gan__isas[] = {
-    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, GAN__BASE_MR, GAN__BASE_NR, GAN__KC_MAX },
+    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, GAN__BASE_MR, GAN__BASE_NR, GAN__KC_MAX, gan__gather_base, gan__gather_add_base },
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
-    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, 6, 16, GAN__KC_MAX },
-    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, 6, 64, 128 },
+    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, 6, 16, GAN__KC_MAX, gan__gather_avx2, gan__gather_add_avx2 },
+    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, 6, 64, 128, gan__gather_avx512, gan__gather_add_avx512 },
 #endif
 };
 
@@ -1992,8 +2063,9 @@ typedef struct gan__im2col_src {
 /* gan__pack_b with op(B) = col (trans_b = 0) or col^T (trans_b = 1) of an im2col operand: each value
    gathered from its image through the window table straight into the panel. */
 GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, const gan__im2col_src *im, int trans_b, int j0,
-                                  int nc, int p0, int kc, int nr)
+                                  int nc, int p0, int kc, int nr, gan__gather_fn gather)
 {
+    gan_float run[GAN__KC_MAX]; /* 1 KiB: one row of col gathered, before it goes down a panel column */
     int j, p, r;
     for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
         int cols = nc - j < nr ? nc - j : nr;
@@ -2003,15 +2075,15 @@ GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, const gan__im2co
                 const gan_float *GAN__RESTRICT xc = im->x + (size_t)c * im->hw;
                 const int *GAN__RESTRICT t = im->window + (size_t)(row - c * im->kk_n) * im->ld + j0 + j;
                 gan_float *GAN__RESTRICT d = dst + (size_t)p * nr;
-                for (r = 0; r < cols; r++) d[r] = t[r] >= 0 ? xc[t[r]] : 0;
-                for (; r < nr; r++) d[r] = 0;
+                gather(d, xc, t, cols);
+                for (r = cols; r < nr; r++) d[r] = 0;
             }
         } else { /* panel column r is col's row j0 + j + r, over its columns p0 onwards */
             for (r = 0; r < cols; r++) {
                 int row = j0 + j + r, c = row / im->kk_n;
                 const gan_float *GAN__RESTRICT xc = im->x + (size_t)c * im->hw;
-                const int *GAN__RESTRICT t = im->window + (size_t)(row - c * im->kk_n) * im->ld + p0;
-                for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = t[p] >= 0 ? xc[t[p]] : 0;
+                gather(run, xc, im->window + (size_t)(row - c * im->kk_n) * im->ld + p0, kc);
+                for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = run[p];
             }
             for (; r < nr; r++)
                 for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = 0;
@@ -2048,7 +2120,7 @@ GAN__BODY const gan_float *gan__a_panels(const gan__gemm_job *job, gan_float *ap
 /* The KC x nc block of op(B) at (p0, j0) into the packing buffer's panels. */
 GAN__BODY void gan__pack_b_of(const gan__gemm_job *job, gan_float *bpack, int j0, int nc, int p0, int kc)
 {
-    if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, job->isa->nr);
+    if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, job->isa->nr, job->isa->gather);
     else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, job->isa->nr);
 }
 
@@ -3016,6 +3088,13 @@ static size_t gan__conv_wpack_count(size_t ckk, size_t other)
     return as_w > as_wt ? as_w : as_wt;
 }
 
+/* The most column values any input position sums in col2im: ceil(k / stride) per axis. */
+static size_t gan__col2im_width_bound(const gan_conv_geom *g)
+{
+    size_t per_axis = (size_t)((g->k + g->stride - 1) / g->stride);
+    return per_axis * per_axis;
+}
+
 /* Output size of both convolutions (PyTorch's formulas), weight and bias counts, and the im2col
    scratch: a (C k k) x (OH OW) matrix over the side of the convolution that im2col reads. The GEMM
    takes int sizes, so c k k and oh ow must fit in an int. */
@@ -3051,13 +3130,13 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
     L->nW = gan__mul(gan__mul((size_t)L->in_ch, (size_t)L->out_ch), kk);
     L->nb = L->has_bias ? (size_t)L->out_ch : 0;
     /* per sample of a chunk: the other side's channels; per call: col2im's columns, then (ints) the
-       window table and col2im's lists (a start per input position, an entry per window value) */
+       window table and col2im's table (for each input position, up to ceil(k / stride)^2 entries) */
     s->work = gan__mul((size_t)(conv ? L->out_ch : L->in_ch), gan__mul((size_t)g.oh, (size_t)g.ow));
     s->work_chunk = gan__conv_chunk(g.oh * g.ow, 0);
     s->work_fixed = gan__add(gan__mul(gan__mul((size_t)g.c, kk), gan__mul((size_t)g.oh * g.ow,
                                                                         (size_t)gan__col_chunk(g.oh * g.ow, s->work_chunk))),
-                             gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk + 1)),
-                                      (size_t)g.h * g.w + 1));
+                             gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk)),
+                                      gan__mul(gan__col2im_width_bound(&g), (size_t)g.h * g.w)));
     s->work_fixed = gan__add(s->work_fixed, gan__conv_wpack_count(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)));
     return NULL;
 }
@@ -3180,8 +3259,8 @@ typedef struct gan__conv_work {
     size_t count;       /* values per sample on im2col's side */
     gan_float *col, *side, *wpack; /* wpack: the weights prepacked as the GEMM's A */
     gan__im2col_src im; /* the chunk's columns as a GEMM operand, its window table in the scratch */
-    int *sum_start, *sum_at; /* col2im as sums: the values of input position p (one channel of one
-                                sample) are col[sum_at[e]] for e in [sum_start[p], sum_start[p + 1]) */
+    int *sum_at, sum_width; /* col2im as sums: input position p (one channel of one sample) is the sum
+                               over e < sum_width of col[sum_at[e hw + p]], each entry -1 for none */
 } gan__conv_work;
 
 /* For each kernel offset (ki, kj) and column q = s OH OW + oh OW + ow of a chunk: the index
@@ -3201,24 +3280,25 @@ static void gan__window_table(int *window, const gan_conv_geom *g, int chunk, si
                     }
 }
 
-/* col2im's lists: for each input position p of channel 0 of sample 0, the entries kk col_ld + pos
-   of the columns whose windows read p (window rows ld apart), in increasing kernel offset kk (the
-   order the scatter-add would add them in). */
-static void gan__col2im_lists(int *start, int *at, const int *window, int ld, int col_ld, int kk_n, int plane, int hw)
+/* col2im's table: for each input position p of channel 0 of sample 0, the entries kk col_ld + pos of
+   the columns whose windows read p (window rows ld apart), in increasing kernel offset kk (the order
+   a scatter-add would add them in), entry e of p at at[e hw + p] (so a run of positions is a vector
+   gather), -1 past p's last. Returns the width: the most entries of any position. */
+static int gan__col2im_table(int *at, const int *window, int ld, int col_ld, int kk_n, int plane, int hw, size_t bound)
 {
-    int kk, pos, p;
-    for (p = 0; p <= hw; p++) start[p] = 0;
-    for (kk = 0; kk < kk_n; kk++)
-        for (pos = 0; pos < plane; pos++)
-            if (window[(size_t)kk * ld + pos] >= 0) start[window[(size_t)kk * ld + pos] + 1]++;
-    for (p = 0; p < hw; p++) start[p + 1] += start[p];
+    int kk, pos, width = 0;
+    size_t e;
+    for (e = 0; e < bound * (size_t)hw; e++) at[e] = -1;
     for (kk = 0; kk < kk_n; kk++)
         for (pos = 0; pos < plane; pos++) {
-            int q = window[(size_t)kk * ld + pos];
-            if (q >= 0) at[start[q]++] = kk * col_ld + pos;
+            int q = window[(size_t)kk * ld + pos], slot = 0;
+            if (q < 0) continue;
+            while (at[(size_t)slot * hw + q] >= 0) slot++;
+            GAN_ASSERT((size_t)slot < bound && "col2im: more entries than ceil(k / stride)^2");
+            at[(size_t)slot * hw + q] = kk * col_ld + pos;
+            if (slot + 1 > width) width = slot + 1;
         }
-    for (p = hw; p > 0; p--) start[p] = start[p - 1]; /* each start moved to the next one's; restore */
-    start[0] = 0;
+    return width;
 }
 
 static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
@@ -3243,9 +3323,9 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.im.ld = w.chunk * w.plane;
     w.im.kk_n = L->k * L->k;
     w.im.hw = w.g.h * w.g.w;
-    w.sum_start = window + (size_t)w.im.kk_n * w.im.ld;
-    w.sum_at = w.sum_start + w.im.hw + 1;
-    gan__col2im_lists(w.sum_start, w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw);
+    w.sum_at = window + (size_t)w.im.kk_n * w.im.ld;
+    w.sum_width = gan__col2im_table(w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw,
+                                    gan__col2im_width_bound(&w.g));
     return w;
 }
 
@@ -3276,25 +3356,23 @@ static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
 }
 
 /* x = col2im(col), sample by sample: each input value the sum of the column values that read it, in
-   increasing kernel offset, as a scatter-add into zeros would add them. */
-GAN__BODY void gan__col2im_part_body(void *ctx, size_t lo, size_t hi)
+   increasing kernel offset, as a scatter-add into zeros would add them: a plane of x is the gather of
+   its first entries, then plus the gather of each further entry. */
+static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
 {
     const gan__unfold *u = (const gan__unfold *)ctx;
     const gan__conv_work *w = u->w;
-    const int *GAN__RESTRICT start = w->sum_start, *GAN__RESTRICT at = w->sum_at;
-    int s, c, p, e;
+    const gan__isa_info *isa = gan__isa();
+    int s, c, e, hw = w->im.hw;
     for (s = (int)lo; s < (int)hi; s++)
         for (c = 0; c < w->g.c; c++) {
-            gan_float *GAN__RESTRICT xc = u->out + (size_t)s * w->count + (size_t)c * w->im.hw;
-            const gan_float *GAN__RESTRICT cc = u->in + (size_t)c * w->im.kk_n * w->col_ld + (size_t)s * w->plane;
-            for (p = 0; p < w->im.hw; p++) {
-                gan_float acc = 0;
-                for (e = start[p]; e < start[p + 1]; e++) acc += cc[at[e]];
-                xc[p] = acc;
-            }
+            gan_float *xc = u->out + (size_t)s * w->count + (size_t)c * hw;
+            const gan_float *cc = u->in + (size_t)c * w->im.kk_n * w->col_ld + (size_t)s * w->plane;
+            if (w->sum_width == 0) memset(xc, 0, (size_t)hw * sizeof(gan_float));
+            else isa->gather(xc, cc, w->sum_at, hw);
+            for (e = 1; e < w->sum_width; e++) isa->gather_add(xc, cc, w->sum_at + (size_t)e * hw, hw);
         }
 }
-GAN__WIDE(gan__col2im_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 /* part (gan__im2col_part or gan__col2im_part) over nc samples of a chunk, from sample `first` (im2col). */
 static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_float *in, int first, int nc,
