@@ -3252,7 +3252,7 @@ static void gan__batch_scatter(gan_float *dst, const gan_float *src, int n, int 
 
 /* The scratch of one batched convolution call: the other side's channels for a chunk's columns (a
    GEMM operand or result, the chunk's samples side by side), col2im's columns (c k k) x (col_chunk
-   OH OW) over the side im2col reads (geometry g), then the window table and col2im's lists. */
+   OH OW) over the side im2col reads (geometry g), then the window table and col2im's table. */
 typedef struct gan__conv_work {
     gan_conv_geom g;
     int ckk, plane, chunk, col_chunk, col_ld, other_ch;
