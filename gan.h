@@ -1812,55 +1812,51 @@ __attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const 
 }
 
 /* The gathers with the vector gather instructions, masked where the window leaves the image (no
-   load there): copies, so the same bits as gan__gather_base. */
-__attribute__((target("avx2"))) static void gan__gather_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
-                                                           const int *GAN__RESTRICT t, int n)
+   load there): copies (add = 0) or one add each (add = 1), so the same bits as the baseline's; the
+   tail past the last full vector is the baseline's. */
+__attribute__((target("avx2"))) static void gan__gather_avx2_op(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
+                                                              const int *GAN__RESTRICT t, int n, int add)
 {
     int r = 0;
     for (; r + 8 <= n; r += 8) {
         __m256i idx = _mm256_loadu_si256((const __m256i *)(const void *)(t + r));
         __m256 inside = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)));
-        _mm256_storeu_ps(d + r, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, inside, 4));
+        __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, inside, 4);
+        _mm256_storeu_ps(d + r, add ? _mm256_add_ps(_mm256_loadu_ps(d + r), v) : v);
     }
-    for (; r < n; r++) d[r] = t[r] >= 0 ? x[t[r]] : 0;
+    if (add) gan__gather_add_base(d + r, x, t + r, n - r);
+    else gan__gather_base(d + r, x, t + r, n - r);
 }
 
-__attribute__((target("avx2"))) static void gan__gather_add_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
-                                                               const int *GAN__RESTRICT t, int n)
-{
-    int r = 0;
-    for (; r + 8 <= n; r += 8) {
-        __m256i idx = _mm256_loadu_si256((const __m256i *)(const void *)(t + r));
-        __m256 inside = _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)));
-        _mm256_storeu_ps(d + r, _mm256_add_ps(_mm256_loadu_ps(d + r),
-                                              _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, inside, 4)));
-    }
-    for (; r < n; r++) d[r] += t[r] >= 0 ? x[t[r]] : 0;
-}
-
-__attribute__((target("avx512f"))) static void gan__gather_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
-                                                                const int *GAN__RESTRICT t, int n)
+__attribute__((target("avx512f"))) static void gan__gather_avx512_op(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
+                                                                   const int *GAN__RESTRICT t, int n, int add)
 {
     int r = 0;
     for (; r + 16 <= n; r += 16) {
         __m512i idx = _mm512_loadu_si512((const void *)(t + r));
         __mmask16 inside = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
-        _mm512_storeu_ps(d + r, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4));
+        __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4);
+        _mm512_storeu_ps(d + r, add ? _mm512_add_ps(_mm512_loadu_ps(d + r), v) : v);
     }
-    for (; r < n; r++) d[r] = t[r] >= 0 ? x[t[r]] : 0;
+    if (add) gan__gather_add_base(d + r, x, t + r, n - r);
+    else gan__gather_base(d + r, x, t + r, n - r);
 }
 
-__attribute__((target("avx512f"))) static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
-                                                                    const int *GAN__RESTRICT t, int n)
+static void gan__gather_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
 {
-    int r = 0;
-    for (; r + 16 <= n; r += 16) {
-        __m512i idx = _mm512_loadu_si512((const void *)(t + r));
-        __mmask16 inside = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
-        _mm512_storeu_ps(d + r, _mm512_add_ps(_mm512_loadu_ps(d + r),
-                                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4)));
-    }
-    for (; r < n; r++) d[r] += t[r] >= 0 ? x[t[r]] : 0;
+    gan__gather_avx2_op(d, x, t, n, 0);
+}
+static void gan__gather_add_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+{
+    gan__gather_avx2_op(d, x, t, n, 1);
+}
+static void gan__gather_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+{
+    gan__gather_avx512_op(d, x, t, n, 0);
+}
+static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+{
+    gan__gather_avx512_op(d, x, t, n, 1);
 }
 #endif
 
