@@ -1640,19 +1640,41 @@ static void gan__axpy_row(gan_float *GAN__RESTRICT c, const gan_float *GAN__REST
 typedef void (*gan__kernel_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
                                gan_float *GAN__RESTRICT C, int ldc, int add);
 
+/* The same product on a partial tile, rows <= MR and cols <= NR (the panels zero-padded as ever):
+   only those values of C are read and written, and only the column vectors that hold them are
+   computed, with the same sums in the same order as the full kernel. */
+typedef void (*gan__edge_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
+                             gan_float *GAN__RESTRICT C, int ldc, int add, int rows, int cols);
+
 /* A row of an im2col panel read through its window table: d[r] = t[r] >= 0 ? x[t[r]] : 0, r < n. */
 typedef void (*gan__gather_fn)(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x,
                                const int *GAN__RESTRICT t, int n);
 
-/* One instruction set's kernel and the tile and depth it is written for, and its gathers: gather
-   as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0) (col2im's sums). */
+/* A transposed copy, for packing op(B) = B^T: dst[c ldd + r] = src[r lds + c], r < rows, c < cols. */
+typedef void (*gan__transpose_fn)(gan_float *GAN__RESTRICT dst, int ldd, const gan_float *GAN__RESTRICT src, int lds,
+                                  int rows, int cols);
+
+/* One instruction set's kernel and the tile and depth it is written for, its edge kernel (NULL where
+   a tile is narrow enough that the full kernel into a tile buffer costs little: baseline, AVX2), its
+   gathers (gather as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0): col2im's sums) and its
+   transpose. */
 typedef struct gan__isa_info {
     gan_isa isa;
     const char *name;
     gan__kernel_fn kernel;
+    gan__edge_fn edge;
     int mr, nr, kc;
     gan__gather_fn gather, gather_add;
+    gan__transpose_fn transpose;
 } gan__isa_info;
+
+static void gan__transpose_base(gan_float *GAN__RESTRICT dst, int ldd, const gan_float *GAN__RESTRICT src, int lds,
+                                int rows, int cols)
+{
+    int r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+}
 
 static void gan__gather_base(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
 {
@@ -1767,14 +1789,27 @@ __attribute__((target("avx2,fma"))) static void gan__kernel_avx2(int kc, const f
     GAN__STORE_ROW256(5);
 }
 
-#define GAN__FMA_ROW512(r)                                   \
-    do {                                                     \
-        __m512 ar = _mm512_set1_ps(a[r]);                    \
-        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);          \
-        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);          \
-        c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);          \
-        c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);          \
+/* Row r of the tile over its first nv column vectors (nv a constant, so the tests fold away). */
+#define GAN__FMA_ROW512(r, nv)                                      \
+    do {                                                            \
+        __m512 ar = _mm512_set1_ps(a[r]);                           \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                 \
+        if (nv > 1) c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);     \
+        if (nv > 2) c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);     \
+        if (nv > 3) c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);     \
     } while (0)
+/* The k loop over nv column vectors: one row of the B panel (64 wide) and MR = 6 values of A a step. */
+#define GAN__LOOP512(nv)                                                                              \
+    for (p = 0; p < kc; p++, a += 6, b += 64) {                                                       \
+        __m512 b0 = _mm512_loadu_ps(b), b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0,                 \
+               b2 = nv > 2 ? _mm512_loadu_ps(b + 32) : b0, b3 = nv > 3 ? _mm512_loadu_ps(b + 48) : b0; \
+        GAN__FMA_ROW512(0, nv);                                                                       \
+        GAN__FMA_ROW512(1, nv);                                                                       \
+        GAN__FMA_ROW512(2, nv);                                                                       \
+        GAN__FMA_ROW512(3, nv);                                                                       \
+        GAN__FMA_ROW512(4, nv);                                                                       \
+        GAN__FMA_ROW512(5, nv);                                                                       \
+    }
 #define GAN__STORE_VEC512(r, v)          \
     _mm512_storeu_ps(C + r * ldc + 16 * v, \
                      add ? _mm512_add_ps(_mm512_loadu_ps(C + r * ldc + 16 * v), c##r##v) : c##r##v)
@@ -1793,22 +1828,53 @@ __attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const 
            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
            c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
     int p;
-    for (p = 0; p < kc; p++, a += 6, b += 64) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
-               b3 = _mm512_loadu_ps(b + 48);
-        GAN__FMA_ROW512(0);
-        GAN__FMA_ROW512(1);
-        GAN__FMA_ROW512(2);
-        GAN__FMA_ROW512(3);
-        GAN__FMA_ROW512(4);
-        GAN__FMA_ROW512(5);
-    }
+    GAN__LOOP512(4)
     GAN__STORE_ROW512(0);
     GAN__STORE_ROW512(1);
     GAN__STORE_ROW512(2);
     GAN__STORE_ROW512(3);
     GAN__STORE_ROW512(4);
     GAN__STORE_ROW512(5);
+}
+
+/* A partial tile's value (r, v) with masked loads and stores, v < nv: lanes past the tile are
+   neither read nor written (masked-off lanes cannot fault). */
+#define GAN__EDGE_VEC512(r, v)                                                                   \
+    if (v < nv) {                                                                                \
+        __mmask16 m_ = v == nv - 1 ? last : (__mmask16)0xFFFF;                                   \
+        float *cp_ = C + r * ldc + 16 * v;                                                       \
+        _mm512_mask_storeu_ps(cp_, m_, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m_, cp_), c##r##v) : c##r##v); \
+    }
+#define GAN__EDGE_ROW512(r)     \
+    if (r < rows) {             \
+        GAN__EDGE_VEC512(r, 0)  \
+        GAN__EDGE_VEC512(r, 1)  \
+        GAN__EDGE_VEC512(r, 2)  \
+        GAN__EDGE_VEC512(r, 3)  \
+    }
+/* The edge kernel: only the ceil(cols / 16) column vectors a partial tile reaches are multiplied
+   (on the last tile of N = 294, 3 of 4; of N = 196, 1 of 4). */
+__attribute__((target("avx512f"))) static void gan__edge_avx512(int kc, const float *GAN__RESTRICT a,
+                                                                const float *GAN__RESTRICT b, float *GAN__RESTRICT C,
+                                                                int ldc, int add, int rows, int cols)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+           c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
+           c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+    int p, nv = (cols + 15) / 16;
+    __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
+    switch (nv) {
+    case 1: GAN__LOOP512(1) break;
+    case 2: GAN__LOOP512(2) break;
+    case 3: GAN__LOOP512(3) break;
+    default: GAN__LOOP512(4) break;
+    }
+    GAN__EDGE_ROW512(0)
+    GAN__EDGE_ROW512(1)
+    GAN__EDGE_ROW512(2)
+    GAN__EDGE_ROW512(3)
+    GAN__EDGE_ROW512(4)
+    GAN__EDGE_ROW512(5)
 }
 
 /* The gathers with the vector gather instructions, masked where the window leaves the image (no
@@ -1842,6 +1908,68 @@ __attribute__((target("avx512f"))) static void gan__gather_avx512_op(float *GAN_
     else gan__gather_base(d + r, x, t + r, n - r);
 }
 
+/* A 16 x 16 block transposed in registers: pairs of rows interleaved (unpack), then pairs of pairs
+   (shuffle), then 128-bit quarters twice (shuffle_f32x4): dst row c = src column c. The zero-masked
+   forms with every lane set are the same instructions; g++ 12 warns on the plain ones' undefined
+   source operand. */
+#define GAN__ALL16 ((__mmask16)0xFFFF)
+#define GAN__UNPACK512(a, b) \
+    t##a = _mm512_maskz_unpacklo_ps(GAN__ALL16, r##a, r##b), t##b = _mm512_maskz_unpackhi_ps(GAN__ALL16, r##a, r##b)
+#define GAN__SHUF512(a, b, c, d)                                                                 \
+    u##a = _mm512_shuffle_ps(t##a, t##c, 0x44), u##b = _mm512_shuffle_ps(t##a, t##c, 0xEE),   \
+    u##c = _mm512_shuffle_ps(t##b, t##d, 0x44), u##d = _mm512_shuffle_ps(t##b, t##d, 0xEE)
+#define GAN__QUARTERS512(out, in, x, y)                                \
+    out##x = _mm512_maskz_shuffle_f32x4(GAN__ALL16, in##x, in##y, 0x88), \
+    out##y = _mm512_maskz_shuffle_f32x4(GAN__ALL16, in##x, in##y, 0xDD)
+#define GAN__ROW512(i) r##i = _mm512_loadu_ps(src + (size_t)(i) * lds)
+#define GAN__OUT512(i) _mm512_storeu_ps(dst + (size_t)(i) * ldd, w##i)
+__attribute__((target("avx512f"))) static void gan__transpose16_avx512(float *GAN__RESTRICT dst, int ldd,
+                                                                       const float *GAN__RESTRICT src, int lds)
+{
+    __m512 GAN__ROW512(0), GAN__ROW512(1), GAN__ROW512(2), GAN__ROW512(3), GAN__ROW512(4), GAN__ROW512(5),
+        GAN__ROW512(6), GAN__ROW512(7), GAN__ROW512(8), GAN__ROW512(9), GAN__ROW512(10), GAN__ROW512(11),
+        GAN__ROW512(12), GAN__ROW512(13), GAN__ROW512(14), GAN__ROW512(15);
+    __m512 GAN__UNPACK512(0, 1), GAN__UNPACK512(2, 3), GAN__UNPACK512(4, 5), GAN__UNPACK512(6, 7),
+        GAN__UNPACK512(8, 9), GAN__UNPACK512(10, 11), GAN__UNPACK512(12, 13), GAN__UNPACK512(14, 15);
+    __m512 GAN__SHUF512(0, 1, 2, 3), GAN__SHUF512(4, 5, 6, 7), GAN__SHUF512(8, 9, 10, 11),
+        GAN__SHUF512(12, 13, 14, 15);
+    __m512 GAN__QUARTERS512(v, u, 0, 4), GAN__QUARTERS512(v, u, 1, 5), GAN__QUARTERS512(v, u, 2, 6),
+        GAN__QUARTERS512(v, u, 3, 7), GAN__QUARTERS512(v, u, 8, 12), GAN__QUARTERS512(v, u, 9, 13),
+        GAN__QUARTERS512(v, u, 10, 14), GAN__QUARTERS512(v, u, 11, 15);
+    __m512 GAN__QUARTERS512(w, v, 0, 8), GAN__QUARTERS512(w, v, 1, 9), GAN__QUARTERS512(w, v, 2, 10),
+        GAN__QUARTERS512(w, v, 3, 11), GAN__QUARTERS512(w, v, 4, 12), GAN__QUARTERS512(w, v, 5, 13),
+        GAN__QUARTERS512(w, v, 6, 14), GAN__QUARTERS512(w, v, 7, 15);
+    GAN__OUT512(0);
+    GAN__OUT512(1);
+    GAN__OUT512(2);
+    GAN__OUT512(3);
+    GAN__OUT512(4);
+    GAN__OUT512(5);
+    GAN__OUT512(6);
+    GAN__OUT512(7);
+    GAN__OUT512(8);
+    GAN__OUT512(9);
+    GAN__OUT512(10);
+    GAN__OUT512(11);
+    GAN__OUT512(12);
+    GAN__OUT512(13);
+    GAN__OUT512(14);
+    GAN__OUT512(15);
+}
+
+/* Whole 16 x 16 blocks in registers, the ragged rest as the baseline copies it. */
+__attribute__((target("avx512f"))) static void gan__transpose_avx512(float *GAN__RESTRICT dst, int ldd,
+                                                                     const float *GAN__RESTRICT src, int lds, int rows,
+                                                                     int cols)
+{
+    int r0, c0, rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
+    for (r0 = 0; r0 < rows16; r0 += 16)
+        for (c0 = 0; c0 < cols16; c0 += 16)
+            gan__transpose16_avx512(dst + (size_t)c0 * ldd + r0, ldd, src + (size_t)r0 * lds + c0, lds);
+    if (cols16 < cols) gan__transpose_base(dst + (size_t)cols16 * ldd, ldd, src + cols16, lds, rows16, cols - cols16);
+    if (rows16 < rows) gan__transpose_base(dst + rows16, ldd, src + (size_t)rows16 * lds, lds, rows - rows16, cols);
+}
+
 static void gan__gather_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
 {
     gan__gather_avx2_op(d, x, t, n, 0);
@@ -1862,10 +1990,12 @@ static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RES
 
 /* The kernels this build has, in gan_isa order. */
 static const gan__isa_info gan__isas[] = {
-    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, GAN__BASE_MR, GAN__BASE_NR, GAN__KC_MAX, gan__gather_base, gan__gather_add_base },
+    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, NULL, GAN__BASE_MR, GAN__BASE_NR, GAN__KC_MAX, gan__gather_base, gan__gather_add_base,
+      gan__transpose_base },
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
-    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, 6, 16, GAN__KC_MAX, gan__gather_avx2, gan__gather_add_avx2 },
-    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, 6, 64, 128, gan__gather_avx512, gan__gather_add_avx512 },
+    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, NULL, 6, 16, GAN__KC_MAX, gan__gather_avx2, gan__gather_add_avx2, gan__transpose_base },
+    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, gan__edge_avx512, 6, 64, 128, gan__gather_avx512, gan__gather_add_avx512,
+      gan__transpose_avx512 },
 #endif
 };
 
@@ -2024,7 +2154,7 @@ GAN__BODY void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__R
 /* Copies op(B)(p0 + p, j0 + j) for p < kc, j < nc into panels of nr columns (dst[panel][p][0..nr)),
    zero past nc. op(B)(p, j) is B[j ldb + p] when trans_b, else B[p ldb + j]. */
 GAN__BODY void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__RESTRICT B, int ldb, int trans_b,
-                           int j0, int nc, int p0, int kc, int nr)
+                           int j0, int nc, int p0, int kc, int nr, gan__transpose_fn transpose)
 {
     int j, p, r;
     for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
@@ -2035,13 +2165,10 @@ GAN__BODY void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__R
                 for (r = 0; r < cols; r++) dst[p * nr + r] = src[r];
                 for (; r < nr; r++) dst[p * nr + r] = 0;
             }
-        } else {
-            for (r = 0; r < cols; r++) {
-                const gan_float *src = B + (size_t)(j0 + j + r) * ldb + p0;
-                for (p = 0; p < kc; p++) dst[p * nr + r] = src[p];
-            }
-            for (; r < nr; r++)
-                for (p = 0; p < kc; p++) dst[p * nr + r] = 0;
+        } else { /* panel column r is row j0 + j + r of B */
+            transpose(dst, nr, B + (size_t)(j0 + j) * ldb + p0, ldb, cols, kc);
+            for (p = 0; p < kc; p++)
+                for (r = cols; r < nr; r++) dst[p * nr + r] = 0;
         }
     }
 }
@@ -2058,11 +2185,14 @@ typedef struct gan__im2col_src {
 
 /* gan__pack_b with op(B) = col (trans_b = 0) or col^T (trans_b = 1) of an im2col operand: each value
    gathered from its image through the window table straight into the panel. */
+#define GAN__TBLOCK 16 /* col^T is packed in blocks of this many rows and columns of col */
 GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, const gan__im2col_src *im, int trans_b, int j0,
-                                  int nc, int p0, int kc, int nr, gan__gather_fn gather)
+                                  int nc, int p0, int kc, int nr, gan__gather_fn gather, gan__transpose_fn transpose)
 {
-    gan_float run[GAN__KC_MAX]; /* 1 KiB: one row of col gathered, before it goes down a panel column */
-    int j, p, r;
+    gan_float block[GAN__TBLOCK * GAN__TBLOCK]; /* 1 KiB: a block of col gathered, before it is transposed */
+    const gan_float *xs[GAN__TBLOCK];
+    const int *ts[GAN__TBLOCK];
+    int j, p, r, r0, q0, i;
     for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
         int cols = nc - j < nr ? nc - j : nr;
         if (!trans_b) { /* panel row p is col's row p0 + p, columns j0 + j onwards */
@@ -2075,14 +2205,21 @@ GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, const gan__im2co
                 for (r = cols; r < nr; r++) d[r] = 0;
             }
         } else { /* panel column r is col's row j0 + j + r, over its columns p0 onwards */
-            for (r = 0; r < cols; r++) {
-                int row = j0 + j + r, c = row / im->kk_n;
-                const gan_float *GAN__RESTRICT xc = im->x + (size_t)c * im->hw;
-                gather(run, xc, im->window + (size_t)(row - c * im->kk_n) * im->ld + p0, kc);
-                for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = run[p];
+            for (r0 = 0; r0 < cols; r0 += GAN__TBLOCK) {
+                int rows = cols - r0 < GAN__TBLOCK ? cols - r0 : GAN__TBLOCK;
+                for (i = 0; i < rows; i++) {
+                    int row = j0 + j + r0 + i, c = row / im->kk_n;
+                    xs[i] = im->x + (size_t)c * im->hw;
+                    ts[i] = im->window + (size_t)(row - c * im->kk_n) * im->ld + p0;
+                }
+                for (q0 = 0; q0 < kc; q0 += GAN__TBLOCK) {
+                    int qn = kc - q0 < GAN__TBLOCK ? kc - q0 : GAN__TBLOCK;
+                    for (i = 0; i < rows; i++) gather(block + i * GAN__TBLOCK, xs[i], ts[i] + q0, qn);
+                    transpose(dst + (size_t)q0 * nr + r0, nr, block, GAN__TBLOCK, rows, qn);
+                }
             }
-            for (; r < nr; r++)
-                for (p = 0; p < kc; p++) dst[(size_t)p * nr + r] = 0;
+            for (p = 0; p < kc; p++)
+                for (r = cols; r < nr; r++) dst[(size_t)p * nr + r] = 0;
         }
     }
 }
@@ -2116,12 +2253,14 @@ GAN__BODY const gan_float *gan__a_panels(const gan__gemm_job *job, gan_float *ap
 /* The KC x nc block of op(B) at (p0, j0) into the packing buffer's panels. */
 GAN__BODY void gan__pack_b_of(const gan__gemm_job *job, gan_float *bpack, int j0, int nc, int p0, int kc)
 {
-    if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, job->isa->nr, job->isa->gather);
-    else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, job->isa->nr);
+    const gan__isa_info *isa = job->isa;
+    if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, isa->nr, isa->gather, isa->transpose);
+    else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, isa->nr, isa->transpose);
 }
 
 /* C(i0 .., j0 ..) (mc x nc) += (or, for the first K block with beta = 0, =) the packed panels' product,
-   tile by tile; edge tiles and transposed C go through a small tile buffer. */
+   tile by tile; edge tiles go to the edge kernel where the kernel set has one, and otherwise, like
+   transposed C, through a small tile buffer. */
 GAN__BODY void gan__gemm_block(const gan__gemm_job *job, const gan_float *apack, const gan_float *bpack, int i0, int mc,
                                int j0, int nc, int p0, int kc)
 {
@@ -2135,6 +2274,10 @@ GAN__BODY void gan__gemm_block(const gan__gemm_job *job, const gan_float *apack,
             const gan_float *a = apack + (size_t)i * kc, *b = bpack + (size_t)j * kc;
             if (rows == mr && cols == nr && job->ldc_j == 1) {
                 isa->kernel(kc, a, b, c, (int)job->ldc_i, add);
+                continue;
+            }
+            if (isa->edge && job->ldc_j == 1) {
+                isa->edge(kc, a, b, c, (int)job->ldc_i, add, rows, cols);
                 continue;
             }
             isa->kernel(kc, a, b, tile, nr, 0);

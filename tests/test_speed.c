@@ -13,6 +13,8 @@
      is then within (K + ceil(K / 128) + 5) FLT_EPSILON times that magnitude (+ FLT_MIN): summation
      order and fused or not never trip it, a lost or doubled product (of size |a b|, about 4 / K of
      the magnitude for the uniform [-1, 1] operands used here) does for every K here.
+   - A product whose last tiles are partial (the AVX-512 edge kernel, elsewhere the full kernel into a
+     tile buffer) gives the same bits as the same values of a product padded out to whole tiles.
    - Results are bitwise the same for 1, 2, 3 and 4 threads, per kernel set: gan_gemm on products
      large enough to split (over columns, over rows, and transposed), and a mini DCGAN (Conv2d,
      BatchNorm, ConvTranspose2d, Linear) trained a few Adam steps at 1, 2 and 3 threads.
@@ -367,6 +369,58 @@ static void test_gemm_shapes(void)
 }
 
 /* ---- the same bits for every thread count ------------------------------------------------------------ */
+
+/* ---- edge tiles: the same sums as full tiles ----------------------------------------------------- */
+
+/* A product whose last tile is partial (rows < MR, cols < NR: the edge kernel, or the full kernel into
+   a tile buffer) against the same rows and columns of a product padded out to whole tiles: bitwise
+   equal, since every element sums its K products in the same blocks and order. */
+static void test_gemm_edges(void)
+{
+    static const int shapes[][3] = { { 7, 70, 300 }, { 13, 150, 129 }, { 6, 17, 5 }, { 1, 1, 1 }, { 11, 113, 40 } };
+    int k, s, i, j;
+    gan_rng rng;
+    gan_rng_seed(&rng, 44);
+    for (k = 0; k < N_ISA; k++) {
+        int worst_s = -1, worst_i = 0, worst_j = 0, bad = 0;
+        char name[96];
+        if (!have[k]) continue;
+        use_isa(k);
+        for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], beta_i;
+            int Mw = (M + 5) / 6 * 6 + 6, Nw = (N + 63) / 64 * 64 + 64; /* whole tiles for every kernel set */
+            gan_float *A = (gan_float *)xcalloc((size_t)Mw * K, sizeof(gan_float));
+            gan_float *B = (gan_float *)xcalloc((size_t)K * Nw, sizeof(gan_float));
+            gan_float *Cn = (gan_float *)xcalloc((size_t)M * N, sizeof(gan_float));
+            gan_float *Cw = (gan_float *)xcalloc((size_t)Mw * Nw, sizeof(gan_float));
+            for (i = 0; i < Mw * K; i++) A[i] = 2 * gan_rng_uniform(&rng) - 1;
+            for (i = 0; i < K * Nw; i++) B[i] = 2 * gan_rng_uniform(&rng) - 1;
+            for (beta_i = 0; beta_i < 2; beta_i++) {
+                gan_float beta = beta_i ? 1 : 0;
+                for (i = 0; i < M; i++)
+                    for (j = 0; j < N; j++) Cn[(size_t)i * N + j] = Cw[(size_t)i * Nw + j] = (gan_float)(0.5 + i - j * 0.25);
+                /* B's first N columns as a K x N matrix with row stride Nw */
+                gan_gemm(0, 0, M, N, K, 1, A, K, B, Nw, beta, Cn, N);
+                gan_gemm(0, 0, Mw, Nw, K, 1, A, K, B, Nw, beta, Cw, Nw);
+                for (i = 0; i < M; i++)
+                    for (j = 0; j < N; j++)
+                        if (memcmp(&Cn[(size_t)i * N + j], &Cw[(size_t)i * Nw + j], sizeof(gan_float)) != 0 && !bad++) {
+                            worst_s = s;
+                            worst_i = i;
+                            worst_j = j;
+                        }
+            }
+            free(A);
+            free(B);
+            free(Cn);
+            free(Cw);
+        }
+        sprintf(name, "gemm.%s.edge_tiles_same_bits_as_full_tiles", gan_isa_name(isa_list[k]));
+        test_report(name, bad == 0, "%d values differ; first at shape %d x %d x %d, C(%d, %d)", bad,
+                    worst_s >= 0 ? shapes[worst_s][0] : 0, worst_s >= 0 ? shapes[worst_s][1] : 0,
+                    worst_s >= 0 ? shapes[worst_s][2] : 0, worst_i, worst_j);
+    }
+}
 
 static void test_gemm_threads(void)
 {
@@ -1204,6 +1258,7 @@ int main(void)
     test_isa_api();
     gan_set_threads(2);
     test_gemm_shapes();
+    test_gemm_edges();
     lap("gemm shapes");
     test_gemm_threads();
     lap("gemm threads");
