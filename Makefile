@@ -85,6 +85,7 @@ TORCH_BENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
 # an OPENBLAS_CORETYPE inherited from the environment (Haswell, say) would override the AVX-512
 # kernel OpenBLAS detects, so it is removed. The CPU is the first block of /proc/cpuinfo.
 # PyTorch's figures follow when /usr/bin/python3 can import torch; the exit status is build/bench's.
+# The memory figure's child runs build/bench, which does not load OpenBLAS.
 bench: $(BUILD)/bench
 	@cpu=$$(awk -F': *' '/^vendor_id/ { v = $$2 } /^cpu family/ { f = $$2 } /^model[\t ]*:/ { m = $$2 } \
 	                   /^$$/ { exit } END { print v, f, m }' /proc/cpuinfo 2>/dev/null); \
@@ -93,7 +94,8 @@ bench: $(BUILD)/bench
 	    "GenuineIntel 6 207") OPENBLAS_CORETYPE=SkylakeX; export OPENBLAS_CORETYPE ;; \
 	esac; \
 	if $(OPENBLAS_PROBE); then \
-	    $(MAKE) --no-print-directory $(BUILD)/bench_openblas && $(BUILD)/bench_openblas $(BENCH_ARGS); \
+	    $(MAKE) --no-print-directory $(BUILD)/bench_openblas && \
+	        $(BUILD)/bench_openblas --rss-exe $(BUILD)/bench $(BENCH_ARGS); \
 	else \
 	    $(BUILD)/bench $(BENCH_ARGS); \
 	fi; \

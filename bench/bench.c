@@ -3,13 +3,16 @@
 
    make bench                       (or: cc -O2 bench/bench.c -lm && ./a.out; run it from the repository
                                      root, where section 7 finds examples/)
-   ./bench [--quick] [--threads N] [--only LIST]
+   ./bench [--quick] [--threads N] [--only LIST] [--rss-exe PATH]
       --quick        fewer repetitions and a shorter time budget per figure (the memory child's 100
                      steps stay 100)
       --threads N    run the step benchmarks (and the memory child) at N threads only; by default at 1
                      and 2 (1 only on a one-CPU machine), the memory child at one thread per core
       --only LIST    comma-separated sections: peak, gemm, layers, step, rss, build (step also
                      measures the peak: its percentages need it)
+      --rss-exe PATH the program the memory child runs (default: this one): make bench names
+                     build/bench, so that the OpenBLAS build's figure does not count the pages that
+                     loading OpenBLAS costs (about 2.5 MiB) in a program that never calls it
 
    One figure per line, "NAME VALUE UNIT key=value ...", so runs can be compared with grep and diff.
    Lines starting with "#" are comments, and figures skipped with the reason. In the order printed:
@@ -132,7 +135,8 @@ static struct {
     int quick;
     int threads; /* 0: the step benchmarks at 1 and 2 threads */
     int only;    /* SEC_* bits */
-} opt = { 0, 0, SEC_ALL };
+    const char *rss_exe; /* the memory child's program; NULL: this one */
+} opt = { 0, 0, SEC_ALL, NULL };
 
 /* How long one figure is measured: min_reps to max_reps repetitions, more than min_reps only while
    less than budget_s has been spent; a repetition loops the operation until it lasts rep_s. With
@@ -1164,6 +1168,7 @@ static void measure_rss(const char *argv0)
         close(fd[0]);
         close(fd[1]);
         setenv("OPENBLAS_NUM_THREADS", "1", 1); /* a bench_openblas child loads OpenBLAS but never calls it */
+        if (opt.rss_exe) execl(opt.rss_exe, opt.rss_exe, "--rss-child", arg, (char *)NULL);
         execl("/proc/self/exe", argv0, "--rss-child", arg, (char *)NULL);
         execl(argv0, argv0, "--rss-child", arg, (char *)NULL);
         _exit(127);
@@ -1246,7 +1251,8 @@ static int parse_only(const char *list)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--quick] [--threads N] [--only peak,gemm,layers,step,rss,build]\n", argv0);
+    fprintf(stderr, "usage: %s [--quick] [--threads N] [--only peak,gemm,layers,step,rss,build] [--rss-exe PATH]\n",
+            argv0);
     return 2;
 }
 
@@ -1266,6 +1272,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             opt.only = parse_only(argv[++i]);
             if (!opt.only) return usage(argv[0]);
+        } else if (strcmp(argv[i], "--rss-exe") == 0 && i + 1 < argc) {
+            opt.rss_exe = argv[++i];
         } else if (strcmp(argv[i], "--rss-child") == 0 && i + 1 < argc) {
             return rss_child(atoi(argv[++i]));
         } else {
