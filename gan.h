@@ -390,9 +390,10 @@
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
-      - Threads split the GEMMs, col2im, the norms, the activations, biases and the optimizer update;
-        the other layers (joins, pooling, Dropout, Embedding) and the penalty's LayerNorm passes run on
-        the calling thread. The pool serves one calling thread at a time (a second one runs alone).
+      - Threads split the GEMMs, col2im, the norms (the penalty's LayerNorm passes too), the
+        activations, biases and the optimizer update; the other layers (joins, pooling, Dropout,
+        Embedding) run on the calling thread. The pool serves one calling thread at a time (a second
+        one runs alone).
       - The AVX2/AVX-512 kernels are x86-64 and float only; GAN_DOUBLE, other CPUs, tcc and MSVC get
         the baseline kernel.
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
@@ -3948,6 +3949,8 @@ static const char *gan__layernorm_plan(gan_layer *L, const gan_shape *in, int n_
     L->out = in[0];
     L->nW = L->nb = L->affine ? gan__count(in[0]) : 0;
     s->saved_per_sample = 2;
+    s->work = 2; /* the penalty's dual pass keeps mean(tx) and C per sample (gan__layernorm_dual) */
+    s->work_chunk = INT_MAX;
     return NULL;
 }
 
@@ -4040,28 +4043,55 @@ static void gan__layernorm_backward(gan_layer *L, const gan__fwd *f, const gan__
     if (b->dx[0]) gan__layer_parallel(gan__layernorm_dx_part, L, f, b, (size_t)f->n, GAN__SAMPLE_GRAIN);
 }
 
-/* ty = gamma r (tx - mean(tx) - xhat mean(tx xhat)) with r = invstd: the derivative of xhat along tx. */
+/* The penalty's LayerNorm passes as the threads share them: a tangent (d NULL) or a dual backward,
+   with two values per sample kept between the dual's passes (L->work). */
+typedef struct gan__ln_call {
+    const gan_layer *L;
+    const gan__fwd *f;
+    const gan_float *const *tx;
+    gan_float *ty;
+    const gan__bwd *primal;
+    const gan__dual_call *d;
+} gan__ln_call;
+
+/* ty = gamma r (tx - mean(tx) - xhat mean(tx xhat)) with r = invstd: the derivative of xhat along tx.
+   The threads take ranges of samples. */
+GAN__BODY void gan__layernorm_tangent_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan__ln_call *c = (const gan__ln_call *)ctx;
+    const gan_layer *L = c->L;
+    const gan__fwd *f = c->f;
+    size_t D = gan__shape_count(L->in), i, j;
+    const gan_float *GAN__RESTRICT W = L->W;
+    for (i = lo; i < hi; i++) {
+        const gan_float *GAN__RESTRICT xi = f->x[0] + i * D, *GAN__RESTRICT ti = c->tx[0] + i * D;
+        gan_float *GAN__RESTRICT tyi = c->ty + i * D, mean = f->saved[2 * i], invstd = f->saved[2 * i + 1];
+        double sum_t[GAN__LANES] = { 0 }, sum_t_xhat[GAN__LANES] = { 0 };
+        gan_float mean_t, mean_t_xhat;
+        GAN__RUN_SUM(sum_t, D, ti[j]);
+        GAN__RUN_SUM(sum_t_xhat, D, ti[j] * ((xi[j] - mean) * invstd));
+        mean_t = (gan_float)(gan__lanes_total(sum_t) / (double)D);
+        mean_t_xhat = (gan_float)(gan__lanes_total(sum_t_xhat) / (double)D);
+        for (j = 0; j < D; j++) {
+            gan_float xhat = (xi[j] - mean) * invstd;
+            tyi[j] = (W ? W[j] : 1) * invstd * (ti[j] - mean_t - xhat * mean_t_xhat);
+        }
+    }
+}
+GAN__WIDE(gan__layernorm_tangent_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
 static void gan__layernorm_tangent(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan_float *const *tx,
                                    gan_float *ty)
 {
-    size_t D = gan__shape_count(L->in), j;
-    int i;
+    gan__ln_call c;
     (void)op;
-    for (i = 0; i < f->n; i++) {
-        const gan_float *xi = f->x[0] + (size_t)i * D, *ti = tx[0] + (size_t)i * D, *st = f->saved + 2 * (size_t)i;
-        double sum_t = 0, sum_t_xhat = 0;
-        gan_float mean_t, mean_t_xhat;
-        for (j = 0; j < D; j++) {
-            sum_t += ti[j];
-            sum_t_xhat += ti[j] * (xi[j] - st[0]) * st[1];
-        }
-        mean_t = (gan_float)(sum_t / (double)D);
-        mean_t_xhat = (gan_float)(sum_t_xhat / (double)D);
-        for (j = 0; j < D; j++) {
-            gan_float xhat = (xi[j] - st[0]) * st[1];
-            ty[(size_t)i * D + j] = (L->W ? L->W[j] : 1) * st[1] * (ti[j] - mean_t - xhat * mean_t_xhat);
-        }
-    }
+    c.L = L;
+    c.f = f;
+    c.tx = tx;
+    c.ty = ty;
+    c.primal = NULL;
+    c.d = NULL;
+    gan__parallel_for(gan__layernorm_tangent_part, &c, (size_t)f->n, GAN__SAMPLE_GRAIN);
 }
 
 /* The tangent half, per sample with r = invstd, xhat, u = tx - mean(tx) and h = dty gamma (the adjoint
@@ -4071,44 +4101,79 @@ static void gan__layernorm_tangent(const gan__op *op, gan_layer *L, const gan__f
        dx     += r^2 ((3 B C - A) xhat - C (h - mean(h)) - B u)  (d<h, d xhat>/dx: r and xhat depend on x)
    with A = mean(h u), B = mean(h xhat), C = mean(u xhat). The last line is the gradient of
    S = r <h, u> - r^3 <h, x - mean> mean(u (x - mean)) using dr/dx = -(r^3 / D) (x - mean) and
-   d(x - mean)/dx = I - 1/D. */
-static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
+   d(x - mean)/dx = I - 1/D. Pass 1 (ranges of samples) writes dtx and dx and keeps mean(tx) and C
+   per sample in L->work; pass 2 (ranges of j) sums dgamma sample by sample, as the backward does. */
+GAN__BODY void gan__layernorm_dual_samples_part_body(void *ctx, size_t lo, size_t hi)
 {
-    const gan_float *const *tx = d->tx;
-    const gan__bwd *tan = &d->tan;
-    int primal_zero = d->primal_zero;
-    size_t D = gan__shape_count(L->in), j;
-    int i, dparams = tan->dparams && L->dW;
-    (void)op;
-    if (!primal_zero) gan__layernorm_backward(L, f, primal);
-    for (i = 0; i < f->n; i++) {
-        const gan_float *xi = f->x[0] + (size_t)i * D, *ti = tx[0] + (size_t)i * D, *di = tan->dy + (size_t)i * D;
-        const gan_float *st = f->saved + 2 * (size_t)i;
-        gan_float *dx = primal->dx[0] ? primal->dx[0] + (size_t)i * D : NULL;
-        gan_float *dtx = tan->dx[0] ? tan->dx[0] + (size_t)i * D : NULL;
-        double sum_t = 0, sum_h = 0, A = 0, B = 0, C = 0, r = st[1], r2 = r * r;
-        gan_float mean_t, mean_h;
-        for (j = 0; j < D; j++) sum_t += ti[j];
-        mean_t = (gan_float)(sum_t / (double)D);
+    const gan__ln_call *c = (const gan__ln_call *)ctx;
+    const gan_layer *L = c->L;
+    const gan__fwd *f = c->f;
+    const gan__bwd *tan = &c->d->tan;
+    size_t D = gan__shape_count(L->in), i, j;
+    const gan_float *GAN__RESTRICT W = L->W;
+    int primal_zero = c->d->primal_zero;
+    for (i = lo; i < hi; i++) {
+        const gan_float *GAN__RESTRICT xi = f->x[0] + i * D, *GAN__RESTRICT ti = c->d->tx[0] + i * D;
+        const gan_float *GAN__RESTRICT di = tan->dy + i * D;
+        gan_float *GAN__RESTRICT dx = c->primal->dx[0] ? c->primal->dx[0] + i * D : NULL;
+        gan_float *GAN__RESTRICT dtx = tan->dx[0] ? tan->dx[0] + i * D : NULL;
+        gan_float mean = f->saved[2 * i], invstd = f->saved[2 * i + 1], mean_t, mean_h, *keep = L->work + 2 * i;
+        double sum_t[GAN__LANES] = { 0 }, sum_h[GAN__LANES] = { 0 }, sum_hu[GAN__LANES] = { 0 };
+        double sum_hx[GAN__LANES] = { 0 }, sum_ux[GAN__LANES] = { 0 }, A, B, C, r = invstd, r2 = r * r;
+        GAN__RUN_SUM(sum_t, D, ti[j]);
+        mean_t = (gan_float)(gan__lanes_total(sum_t) / (double)D);
+        GAN__RUN_SUM(sum_h, D, di[j] * (W ? W[j] : 1));
+        GAN__RUN_SUM(sum_hu, D, (double)(di[j] * (W ? W[j] : 1)) * (ti[j] - mean_t));
+        GAN__RUN_SUM(sum_hx, D, (double)(di[j] * (W ? W[j] : 1)) * ((xi[j] - mean) * invstd));
+        GAN__RUN_SUM(sum_ux, D, (double)(ti[j] - mean_t) * ((xi[j] - mean) * invstd));
+        mean_h = (gan_float)(gan__lanes_total(sum_h) / (double)D);
+        A = gan__lanes_total(sum_hu) / (double)D;
+        B = gan__lanes_total(sum_hx) / (double)D;
+        C = gan__lanes_total(sum_ux) / (double)D;
+        keep[0] = mean_t;
+        keep[1] = (gan_float)C;
         for (j = 0; j < D; j++) {
-            double xhat = (xi[j] - st[0]) * st[1], h = di[j] * (L->W ? L->W[j] : 1), u = ti[j] - mean_t;
-            sum_h += h;
-            A += h * u;
-            B += h * xhat;
-            C += u * xhat;
-        }
-        mean_h = (gan_float)(sum_h / (double)D);
-        A /= (double)D;
-        B /= (double)D;
-        C /= (double)D;
-        for (j = 0; j < D; j++) {
-            double xhat = (xi[j] - st[0]) * st[1], h = di[j] * (L->W ? L->W[j] : 1), u = ti[j] - mean_t;
+            double xhat = (xi[j] - mean) * invstd, h = di[j] * (W ? W[j] : 1), u = ti[j] - mean_t;
             double second = r2 * ((3 * B * C - A) * xhat - C * (h - mean_h) - B * u);
             if (dtx) dtx[j] = (gan_float)(r * (h - mean_h - xhat * B));
-            if (dparams) L->dW[j] += (gan_float)(di[j] * r * (u - xhat * C));
             if (dx) dx[j] = primal_zero ? (gan_float)second : dx[j] + (gan_float)second;
         }
     }
+}
+GAN__WIDE(gan__layernorm_dual_samples_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+GAN__BODY void gan__layernorm_dual_dgamma_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan__ln_call *c = (const gan__ln_call *)ctx;
+    const gan_layer *L = c->L;
+    const gan__fwd *f = c->f;
+    size_t D = gan__shape_count(L->in), j;
+    gan_float *GAN__RESTRICT dW = L->dW;
+    int i;
+    for (i = 0; i < f->n; i++) {
+        const gan_float *GAN__RESTRICT xi = f->x[0] + (size_t)i * D, *GAN__RESTRICT ti = c->d->tx[0] + (size_t)i * D;
+        const gan_float *GAN__RESTRICT di = c->d->tan.dy + (size_t)i * D, *keep = L->work + 2 * (size_t)i;
+        gan_float mean = f->saved[2 * (size_t)i], invstd = f->saved[2 * (size_t)i + 1], mean_t = keep[0];
+        double r = invstd, C = keep[1];
+        for (j = lo; j < hi; j++) dW[j] += (gan_float)(di[j] * r * ((ti[j] - mean_t) - ((xi[j] - mean) * invstd) * C));
+    }
+}
+GAN__WIDE(gan__layernorm_dual_dgamma_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
+{
+    gan__ln_call c;
+    (void)op;
+    if (!d->primal_zero) gan__layernorm_backward(L, f, primal);
+    c.L = L;
+    c.f = f;
+    c.tx = d->tx;
+    c.ty = NULL;
+    c.primal = primal;
+    c.d = d;
+    gan__parallel_for(gan__layernorm_dual_samples_part, &c, (size_t)f->n, GAN__SAMPLE_GRAIN);
+    if (d->tan.dparams && L->dW)
+        gan__parallel_for(gan__layernorm_dual_dgamma_part, &c, gan__shape_count(L->in), GAN__ELEM_GRAIN / (size_t)f->n + 1);
     return 1;
 }
 

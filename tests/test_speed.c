@@ -16,8 +16,9 @@
    - A product whose last tiles are partial (the AVX-512 edge kernel, elsewhere the full kernel into a
      tile buffer) gives the same bits as the same values of a product padded out to whole tiles.
    - Results are bitwise the same for 1, 2, 3 and 4 threads, per kernel set: gan_gemm on products
-     large enough to split (over columns, over rows, and transposed), and a mini DCGAN (Conv2d,
-     BatchNorm, ConvTranspose2d, Linear) trained a few Adam steps at 1, 2 and 3 threads.
+     large enough to split (over columns, over rows, and transposed), a mini DCGAN (Conv2d,
+     BatchNorm, ConvTranspose2d, Linear) trained a few Adam steps at 1, 2 and 3 threads, and a
+     WGAN-GP penalty on a LayerNorm critic (the penalty and its gradients) at 1, 2 and 3 threads.
    - Every kernel set trains that DCGAN like the baseline, within tolerances stated where they are
      checked; a convolution's batch of 30 (two chunks of 15 samples, plane 7 x 7 = 49) gives each
      sample what a batch of 1 gives it, within the rounding bound above applied to the convolution's
@@ -366,6 +367,82 @@ static void test_gemm_shapes(void)
             test_report(name, pad == 0, "%d of %d products wrote past column N (ldc > N)", pad, cases);
         }
     }
+}
+
+/* ---- the gradient penalty: the same bits for every thread count ------------------------------------- */
+
+/* A WGAN-GP critic (Conv2d, LayerNorm over 3136 values, LeakyReLU, Linear) at batch 16: the penalty and
+   every parameter gradient it leaves are bitwise the same at 1, 2 and 3 threads. Its LayerNorm passes
+   (the tangent; the dual backward's per-sample pass and its dgamma pass over ranges of values) and
+   the GEMMs are all split between the threads at these sizes. */
+#define GP_N 16
+static int gp_run(gan_float *out, size_t n_out, int threads)
+{
+    static gan_float x[GP_N * 28 * 28];
+    gan_layer L[5];
+    gan_graph *g = gan_graph_new();
+    gan_net *C;
+    gan_rng rng;
+    gan_tensor xt = gan_tensor_make(x, GP_N, 1, 28, 28);
+    size_t at = 1;
+    int i, ok;
+    if (!g) return 0;
+    gan_rng_seed(&rng, 91);
+    L[0] = gan_conv2d(1, 16, 4, 2, 1);
+    L[1] = gan_layernorm();
+    L[2] = gan_leaky_relu((gan_float)0.2);
+    L[3] = gan_flatten();
+    L[4] = gan_linear(16 * 14 * 14, 1);
+    gan_chain(g, gan_input(g, gan_chw(1, 28, 28)), L, GAN_COUNT(L));
+    C = gan_net_build(g, GP_N, GAN_BUILD_PENALTY, &rng);
+    gan_graph_free(g);
+    if (!C) return 0;
+    for (i = 0; i < gan_net_param_count(C); i++) {
+        gan_param q = gan_net_param(C, i);
+        if (strcmp(q.role, "weight") == 0 && q.layer == 1) gan_fill_uniform(q.data, q.count, (gan_float)0.5, (gan_float)1.5, &rng);
+        if (strcmp(q.role, "bias") == 0 && q.layer == 1) gan_fill_uniform(q.data, q.count, (gan_float)-0.5, (gan_float)0.5, &rng);
+    }
+    gan_fill_uniform(x, (size_t)GP_N * 28 * 28, -1, 1, &rng);
+    gan_set_threads(threads);
+    gan_net_zero_grad(C);
+    ok = gan_net_penalty(C, &out[0], &xt, 0, GAN_PENALTY_WGAN_GP, 10);
+    for (i = 0; ok && i < gan_net_param_count(C); i++) {
+        gan_param q = gan_net_param(C, i);
+        if (at + q.count > n_out) ok = 0;
+        else memcpy(out + at, q.grad, q.count * sizeof(gan_float));
+        at += q.count;
+    }
+    gan_net_free(C);
+    return ok;
+}
+
+static void test_penalty_threads(void)
+{
+    size_t n = 1 + 16 * 16 + 16 + 2 * 16 * 14 * 14 + 16 * 14 * 14 + 1, j;
+    gan_float *base = (gan_float *)xcalloc(n, sizeof(gan_float)), *other = (gan_float *)xcalloc(n, sizeof(gan_float));
+    int k, nt;
+    for (k = 0; k < N_ISA; k++) {
+        char name[96];
+        int ok, bad = 0, bad_nt = 0;
+        size_t first = 0;
+        sprintf(name, "threads.%s.penalty_same_bits_at_1_2_3_threads", gan_isa_name(isa_list[k]));
+        if (!have[k]) continue;
+        use_isa(k);
+        ok = gp_run(base, n, 1);
+        for (nt = 2; ok && nt <= 3; nt++) {
+            if (!gp_run(other, n, nt)) ok = 0;
+            for (j = 0; ok && j < n; j++)
+                if (memcmp(&base[j], &other[j], sizeof(gan_float)) != 0 && !bad++) {
+                    first = j;
+                    bad_nt = nt;
+                }
+        }
+        test_report(name, ok && bad == 0, "%s; %d values differ, the first (value %zu: 0 is the penalty) at %d threads",
+                    ok ? "penalty computed" : gan_last_error(), bad, first, bad_nt);
+    }
+    free(base);
+    free(other);
+    gan_set_threads(2);
 }
 
 /* ---- the same bits for every thread count ------------------------------------------------------------ */
@@ -1263,7 +1340,8 @@ int main(void)
     test_gemm_threads();
     lap("gemm threads");
     test_dcgan();
-    lap("dcgan");
+    test_penalty_threads();
+    lap("dcgan, penalty");
     test_conv_chunks();
     test_small_stack();
     lap("conv chunks, small stack");
