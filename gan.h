@@ -1656,15 +1656,16 @@ typedef void (*gan__transpose_fn)(gan_float *GAN__RESTRICT dst, int ldd, const g
                                   int rows, int cols);
 
 /* One instruction set's kernel and the tile and depth it is written for, its edge kernel (NULL where
-   a tile is narrow enough that the full kernel into a tile buffer costs little: baseline, AVX2), its
-   gathers (gather as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0): col2im's sums) and its
+   a tile is narrow enough that the full kernel into a tile buffer costs little: baseline, AVX2), the
+   columns its kernels compute at the least (nu: the edge kernel's vector; without one, a whole tile),
+   its gathers (gather as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0): col2im's sums) and its
    transpose. */
 typedef struct gan__isa_info {
     gan_isa isa;
     const char *name;
     gan__kernel_fn kernel;
     gan__edge_fn edge;
-    int mr, nr, kc;
+    int mr, nr, nu, kc;
     gan__gather_fn gather, gather_add;
     gan__transpose_fn transpose;
 } gan__isa_info;
@@ -1991,11 +1992,11 @@ static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RES
 
 /* The kernels this build has, in gan_isa order. */
 static const gan__isa_info gan__isas[] = {
-    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, NULL, GAN__BASE_MR, GAN__BASE_NR, GAN__KC_MAX, gan__gather_base, gan__gather_add_base,
+    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, NULL, GAN__BASE_MR, GAN__BASE_NR, GAN__BASE_NR, GAN__KC_MAX, gan__gather_base, gan__gather_add_base,
       gan__transpose_base },
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
-    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, NULL, 6, 16, GAN__KC_MAX, gan__gather_avx2, gan__gather_add_avx2, gan__transpose_base },
-    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, gan__edge_avx512, 6, 64, 128, gan__gather_avx512, gan__gather_add_avx512,
+    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, NULL, 6, 16, 16, GAN__KC_MAX, gan__gather_avx2, gan__gather_add_avx2, gan__transpose_base },
+    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, gan__edge_avx512, 6, 64, 16, 128, gan__gather_avx512, gan__gather_add_avx512,
       gan__transpose_avx512 },
 #endif
 };
@@ -2602,11 +2603,12 @@ static void gan__parallel_for(gan__range_fn fn, void *ctx, size_t n, size_t grai
     else gan__parallel(gan__range_part, &task, (int)nt);
 }
 
-/* Part t of nt of a GEMM: a range of whole tiles of columns, or of rows. */
+/* Part t of nt of a GEMM: a range of columns in strips of nu (the edge kernel takes a range's last,
+   partial tile), or of rows in whole tiles. */
 static void gan__gemm_part(void *ctx, int t, int nt)
 {
     const gan__gemm_job *job = (const gan__gemm_job *)ctx;
-    int unit = job->split_n ? job->isa->nr : job->isa->mr, extent = job->split_n ? job->N : job->M;
+    int unit = job->split_n ? job->isa->nu : job->isa->mr, extent = job->split_n ? job->N : job->M;
     int tiles = (extent + unit - 1) / unit;
     int lo = (int)((long long)tiles * t / nt) * unit, hi = (int)((long long)tiles * (t + 1) / nt) * unit;
     if (hi > extent) hi = extent;
@@ -2672,8 +2674,8 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
         job.ldc_j = 1;
     }
     tiles_m = (job.M + job.isa->mr - 1) / job.isa->mr;
-    tiles_n = (job.N + job.isa->nr - 1) / job.isa->nr;
-    job.split_n = gan__split_cost(tiles_n, job.isa->nr, job.M, job.K, nt) <= gan__split_cost(tiles_m, job.isa->mr, job.N, job.K, nt);
+    tiles_n = (job.N + job.isa->nu - 1) / job.isa->nu; /* column strips as narrow as the kernels go */
+    job.split_n = gan__split_cost(tiles_n, job.isa->nu, job.M, job.K, nt) <= gan__split_cost(tiles_m, job.isa->mr, job.N, job.K, nt);
     if ((double)M * N * K < GAN__PARALLEL_MIN_FMAS) nt = 1;
     if (nt > (job.split_n ? tiles_n : tiles_m)) nt = job.split_n ? tiles_n : tiles_m;
     gan__parallel(gan__gemm_part, &job, nt);
