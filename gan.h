@@ -3732,11 +3732,17 @@ static const char *gan__batchnorm_plan(gan_layer *L, const gan_shape *in, int n_
         size_t j_;                                                                                     \
         for (b_ = 0; b_ < (nb); b_++) (sum)[b_] = 0;                                                   \
         for (i_ = 0; i_ < (n); i_++)                                                                   \
-            for (j_ = 0; j_ < (plane); j_++)                                                           \
+            if ((plane) == 1) /* BatchNorm1d: a sample's channels are contiguous; the loop vectorizes */ \
                 for (b_ = 0; b_ < (nb); b_++) {                                                        \
-                    size_t at = ((size_t)i_ * (C) + (c0) + b_) * (plane) + j_;                          \
+                    size_t at = (size_t)i_ * (C) + (c0) + b_;                                           \
                     (sum)[b_] += (expr);                                                               \
                 }                                                                                      \
+            else                                                                                       \
+                for (j_ = 0; j_ < (plane); j_++)                                                       \
+                    for (b_ = 0; b_ < (nb); b_++) {                                                    \
+                        size_t at = ((size_t)i_ * (C) + (c0) + b_) * (plane) + j_;                      \
+                        (sum)[b_] += (expr);                                                           \
+                    }                                                                                  \
     } while (0)
 
 /* y = x scale + shift over channels [c0, c0 + nb). y may be x (the inference forward works in
@@ -3747,7 +3753,12 @@ GAN__BODY void gan__bn_affine(gan_float *y, const gan_float *x, const gan_float 
     int i, b;
     size_t j;
     for (i = 0; i < n; i++)
-        if (plane < GAN__LANES)
+        if (plane == 1) /* BatchNorm1d: contiguous channels, a loop the compiler vectorizes */
+            for (b = 0; b < nb; b++) {
+                size_t at = (size_t)i * C + c0 + b;
+                y[at] = x[at] * scale[b] + shift[b];
+            }
+        else if (plane < GAN__LANES)
             for (j = 0; j < plane; j++)
                 for (b = 0; b < nb; b++) {
                     size_t at = ((size_t)i * C + c0 + b) * plane + j;
@@ -3841,7 +3852,13 @@ GAN__BODY void gan__bn_dx(gan_float *dx, const gan_float *dy, const gan_float *G
     int i, b;
     size_t j;
     for (i = 0; i < n; i++)
-        if (plane < GAN__LANES)
+        if (plane == 1) /* BatchNorm1d, as in gan__bn_affine */
+            for (b = 0; b < nb; b++) {
+                size_t at = (size_t)i * C + c0 + b;
+                gan_float xhat = (x[at] - mean[b]) * invstd[b];
+                dx[at] = g[b] * (dy[at] - mean_dy[b] - xhat * mean_dy_xhat[b]);
+            }
+        else if (plane < GAN__LANES)
             for (j = 0; j < plane; j++)
                 for (b = 0; b < nb; b++) {
                     size_t at = ((size_t)i * C + c0 + b) * plane + j;
