@@ -1800,17 +1800,18 @@ __attribute__((target("avx2,fma"))) static void gan__kernel_avx2(int kc, const f
         if (nv > 2) c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);     \
         if (nv > 3) c##r##3 = _mm512_fmadd_ps(ar, b3, c##r##3);     \
     } while (0)
-/* The k loop over nv column vectors: one row of the B panel (64 wide) and MR = 6 values of A a step. */
-#define GAN__LOOP512(nv)                                                                              \
+/* The k loop over the first nr rows (of MR = 6) and nv column vectors: one row of the B panel (64
+   wide) and the panel's 6 values of A a step (nr, nv constants). */
+#define GAN__LOOP512(nr, nv)                                                                          \
     for (p = 0; p < kc; p++, a += 6, b += 64) {                                                       \
         __m512 b0 = _mm512_loadu_ps(b), b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0,                 \
                b2 = nv > 2 ? _mm512_loadu_ps(b + 32) : b0, b3 = nv > 3 ? _mm512_loadu_ps(b + 48) : b0; \
         GAN__FMA_ROW512(0, nv);                                                                       \
-        GAN__FMA_ROW512(1, nv);                                                                       \
-        GAN__FMA_ROW512(2, nv);                                                                       \
-        GAN__FMA_ROW512(3, nv);                                                                       \
-        GAN__FMA_ROW512(4, nv);                                                                       \
-        GAN__FMA_ROW512(5, nv);                                                                       \
+        if (nr > 1) GAN__FMA_ROW512(1, nv);                                                           \
+        if (nr > 2) GAN__FMA_ROW512(2, nv);                                                           \
+        if (nr > 3) GAN__FMA_ROW512(3, nv);                                                           \
+        if (nr > 4) GAN__FMA_ROW512(4, nv);                                                           \
+        if (nr > 5) GAN__FMA_ROW512(5, nv);                                                           \
     }
 #define GAN__STORE_VEC512(r, v)          \
     _mm512_storeu_ps(C + r * ldc + 16 * v, \
@@ -1830,7 +1831,7 @@ __attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const 
            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
            c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
     int p;
-    GAN__LOOP512(4)
+    GAN__LOOP512(6, 4)
     GAN__STORE_ROW512(0);
     GAN__STORE_ROW512(1);
     GAN__STORE_ROW512(2);
@@ -1854,8 +1855,16 @@ __attribute__((target("avx512f"))) static void gan__kernel_avx512(int kc, const 
         GAN__EDGE_VEC512(r, 2)  \
         GAN__EDGE_VEC512(r, 3)  \
     }
-/* The edge kernel: only the ceil(cols / 16) column vectors a partial tile reaches are multiplied
-   (on the last tile of N = 294, 3 of 4; of N = 196, 1 of 4). */
+/* The edge kernel's loop over nr rows and the ceil(cols / 16) column vectors a partial tile reaches. */
+#define GAN__EDGE_LOOP512(nr)              \
+    switch (nv) {                          \
+    case 1: GAN__LOOP512(nr, 1) break;     \
+    case 2: GAN__LOOP512(nr, 2) break;     \
+    case 3: GAN__LOOP512(nr, 3) break;     \
+    default: GAN__LOOP512(nr, 4) break;    \
+    }
+/* The edge kernel: only the column vectors a partial tile reaches are multiplied (on the last tile
+   of N = 294, 3 of 4; of N = 196, 1 of 4), and only 2, 4 or 6 rows (M = 128 ends in a tile of 2). */
 __attribute__((target("avx512f"))) static void gan__edge_avx512(int kc, const float *GAN__RESTRICT a,
                                                                 const float *GAN__RESTRICT b, float *GAN__RESTRICT C,
                                                                 int ldc, int add, int rows, int cols)
@@ -1865,12 +1874,9 @@ __attribute__((target("avx512f"))) static void gan__edge_avx512(int kc, const fl
            c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
     int p, nv = (cols + 15) / 16;
     __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
-    switch (nv) {
-    case 1: GAN__LOOP512(1) break;
-    case 2: GAN__LOOP512(2) break;
-    case 3: GAN__LOOP512(3) break;
-    default: GAN__LOOP512(4) break;
-    }
+    if (rows <= 2) GAN__EDGE_LOOP512(2)
+    else if (rows <= 4) GAN__EDGE_LOOP512(4)
+    else GAN__EDGE_LOOP512(6)
     GAN__EDGE_ROW512(0)
     GAN__EDGE_ROW512(1)
     GAN__EDGE_ROW512(2)
