@@ -26,12 +26,14 @@
                       each kernel set this build and CPU have), impl=openblas (cblas_sgemm on one thread,
                       when built with -DBENCH_OPENBLAS -lopenblas; make bench does that when a program
                       including <cblas.h> links). Shapes: every GEMM the reference DCGAN's layers run at
-                      batch 64, as gan.h runs them - a convolution one GEMM per chunk of
-                      ceil(1024 / plane) samples (capped at the batch), plane = OH OW of the side
-                      im2col reads (Conv2d: its output; ConvTranspose2d: its input), so N (forward, dx)
-                      or K (dW) is chunk * plane, and a shape named .last is the smaller chunk that
-                      ends the batch; forward, dW (beta = 1, as the layers accumulate) and dx of each
-                      layer; then squares of 256, 512 and 1024. per_step= is how often one dcgan.step
+                      batch 64, as gan.h runs them with the kernels it picks - a convolution one GEMM
+                      per chunk of samples (at most ceil(1024 / plane), as even as can be), plane =
+                      OH OW of the side im2col reads (Conv2d: its output; ConvTranspose2d: its input),
+                      and the products col2im sums (Conv2d's dx, ConvTranspose2d's forward) one per
+                      part of ceil(256 / plane) samples of a chunk, so N (forward, dx) or K (dW) is
+                      samples * plane, the samples named in the shape's .nS; forward, dW (beta = 1,
+                      as the layers accumulate) and dx of each layer; then squares of 256, 512 and
+                      1024. per_step= is how often one dcgan.step
                       (section 4) runs the shape.
       gemm.dcgan_weighted  total FLOPs over total seconds of the DCGAN shapes, each counted per_step
                       times: the GEMM speed a dcgan.step sees, for each implementation measured on all.
@@ -126,6 +128,7 @@
 #define RSS_STEPS 100
 #define RSS_IMAGES 10000
 #define CONV_COLS 1024        /* gan.h's GAN__CONV_COLS: the columns one convolution GEMM aims for */
+#define COL_COLS 256          /* and GAN__COL_COLS: the columns of one part of col2im's paths */
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
@@ -403,28 +406,58 @@ static void add_linear(const char *layer, int in, int out, int fwd, int dw, int 
     add_shape(layer, "dx", "", 0, 0, BATCH, in, out, 0, 0, dx);
 }
 
-/* A convolution (transpose: ConvTranspose2d) with plane = OH OW of the side im2col reads, one GEMM per
-   chunk as gan.h runs it: Conv2d y = W col, dW += dY col^T, dcol = W^T dY; ConvTranspose2d
-   col = W^T X, dW += X dcol^T, dX = W dcol; col has (C k k) rows over the im2col side's channels. */
+/* A shape run `times` more times in a step: counted on the shape already listed, else added. */
+static void add_conv_shape(const char *layer, const char *pass, int ta, int tb, int M, int N, int K, gan_float beta,
+                           int samples, int times)
+{
+    char suffix[16];
+    int i;
+    if (times == 0) return;
+    snprintf(suffix, sizeof suffix, ".n%d", samples);
+    for (i = 0; i < n_shapes; i++) {
+        gemm_shape *s = &shapes[i];
+        if (s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K && s->samples == samples &&
+            strncmp(s->shape, layer, strlen(layer)) == 0 && strstr(s->shape, pass) != NULL) {
+            s->per_step += times;
+            return;
+        }
+    }
+    add_shape(layer, pass, suffix, ta, tb, M, N, K, beta, samples, times);
+}
+
+/* A convolution (transpose: ConvTranspose2d) with plane = OH OW of the side im2col reads, its GEMMs as
+   gan.h runs them at batch 64 with the kernels it picks here: the batch in chunks
+   of at most ceil(CONV_COLS / plane) samples, as even as can be (64 samples of at most 21 run as
+   4 x 16); Conv2d y = W col and dW += dY col^T per chunk, dcol = W^T dY per part of the chunk of
+   ceil(COL_COLS / plane) samples (the part col2im sums); ConvTranspose2d col = W^T X per part,
+   dW += X dcol^T and dX = W dcol per chunk. A dW whose C k k is narrower than a tile (NR, read from
+   gan.h's own kernel table) and shorter than M runs per part, transposed (gan__conv_dW), so its K is
+   the part's columns. The
+   shape's name ends in .nS, S the samples of its chunk or part. */
 static void add_conv(const char *layer, int transpose, int in_ch, int out_ch, int k, int plane, int fwd, int dw,
                      int dx)
 {
-    int ckk = (transpose ? out_ch : in_ch) * k * k;
-    int chunk = (CONV_COLS + plane - 1) / plane, part;
-    if (chunk > BATCH) chunk = BATCH;
-    for (part = 0; part < 2; part++) {
-        int samples = part == 0 ? chunk : BATCH % chunk, times = part == 0 ? BATCH / chunk : 1;
-        int cols = samples * plane;
-        const char *suffix = part == 0 ? "" : ".last";
-        if (samples == 0) continue;
+    int ckk = (transpose ? out_ch : in_ch) * k * k, other = transpose ? in_ch : out_ch;
+    int most = (CONV_COLS + plane - 1) / plane, pieces, chunk, part = (COL_COLS + plane - 1) / plane, s0, t0;
+    int narrow_dW = ckk < gan__isa()->nr && other > ckk;
+    if (most > BATCH) most = BATCH;
+    pieces = (BATCH + most - 1) / most;
+    chunk = (BATCH + pieces - 1) / pieces;
+    if (part > chunk) part = chunk;
+    for (s0 = 0; s0 < BATCH; s0 += chunk) {
+        int nc = BATCH - s0 < chunk ? BATCH - s0 : chunk, cols = nc * plane;
         if (!transpose) {
-            add_shape(layer, "fwd", suffix, 0, 0, out_ch, cols, ckk, 0, samples, fwd * times);
-            add_shape(layer, "dW", suffix, 0, 1, out_ch, ckk, cols, 1, samples, dw * times);
-            add_shape(layer, "dx", suffix, 1, 0, ckk, cols, out_ch, 0, samples, dx * times);
+            add_conv_shape(layer, "fwd", 0, 0, out_ch, cols, ckk, 0, nc, fwd);
+            if (!narrow_dW) add_conv_shape(layer, "dW", 0, 1, out_ch, ckk, cols, 1, nc, dw);
         } else {
-            add_shape(layer, "fwd", suffix, 1, 0, ckk, cols, in_ch, 0, samples, fwd * times);
-            add_shape(layer, "dW", suffix, 0, 1, in_ch, ckk, cols, 1, samples, dw * times);
-            add_shape(layer, "dx", suffix, 0, 0, in_ch, cols, ckk, 0, samples, dx * times);
+            add_conv_shape(layer, "dx", 0, 0, in_ch, cols, ckk, 0, nc, dx);
+            if (!narrow_dW) add_conv_shape(layer, "dW", 0, 1, in_ch, ckk, cols, 1, nc, dw);
+        }
+        for (t0 = 0; t0 < nc; t0 += part) {
+            int nt = nc - t0 < part ? nc - t0 : part, pcols = nt * plane;
+            if (!transpose) add_conv_shape(layer, "dx", 1, 0, ckk, pcols, out_ch, 0, nt, dx);
+            else add_conv_shape(layer, "fwd", 1, 0, ckk, pcols, in_ch, 0, nt, fwd);
+            if (narrow_dW) add_conv_shape(layer, "dW", 0, 1, other, ckk, pcols, 1, nt, dw);
         }
     }
 }
