@@ -1,4 +1,4 @@
-/* gan.h - v0.5.0 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.5.1 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -386,7 +386,7 @@
       options compute the same bits (tests/run compares them); builds with other options, compilers or
       kernel paths (gan_set_isa) may differ in the last bits.
 
-   LIMITATIONS (v0.5.0)
+   LIMITATIONS (v0.5.1)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -427,7 +427,7 @@
 
 #define GAN_VERSION_MAJOR 0
 #define GAN_VERSION_MINOR 5
-#define GAN_VERSION_PATCH 0
+#define GAN_VERSION_PATCH 1
 
 #ifndef GANDEF
 #ifdef GAN_STATIC
@@ -11750,6 +11750,10 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
 
 /*
    HISTORY
+      0.5.1  (2026-12)  speed: an AVX-512 edge kernel for partial tiles (only the rows and column
+                        vectors they reach), transposed operands packed through a 16 x 16 register
+                        transpose, GEMM column splits in 16-column strips, the penalty's LayerNorm
+                        passes on the threads, BatchNorm1d's loops vectorized.
       0.5.0  (2026-12)  measuring samples: a small classifier trained by gan.h on the real data, the
                         classes covered, class KL, confidence and label accuracy of generated images,
                         the Frechet distance of Gaussians fitted in double to its features (a Jacobi
