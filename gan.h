@@ -1998,12 +1998,14 @@ static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RES
 
 /* The kernels this build has, in gan_isa order. */
 static const gan__isa_info gan__isas[] = {
-    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, NULL, GAN__BASE_MR, GAN__BASE_NR, GAN__BASE_NR, GAN__KC_MAX, gan__gather_base, gan__gather_add_base,
-      gan__transpose_base },
+    /* isa, name, kernel, edge, mr, nr, nu, kc, gather, gather_add, transpose */
+    { GAN_ISA_BASELINE, "baseline", gan__kernel_base, NULL, GAN__BASE_MR, GAN__BASE_NR, GAN__BASE_NR, GAN__KC_MAX,
+      gan__gather_base, gan__gather_add_base, gan__transpose_base },
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
-    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, NULL, 6, 16, 16, GAN__KC_MAX, gan__gather_avx2, gan__gather_add_avx2, gan__transpose_base },
-    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, gan__edge_avx512, 6, 64, 16, 128, gan__gather_avx512, gan__gather_add_avx512,
-      gan__transpose_avx512 },
+    { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, NULL, 6, 16, 16, GAN__KC_MAX,
+      gan__gather_avx2, gan__gather_add_avx2, gan__transpose_base },
+    { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, gan__edge_avx512, 6, 64, 16, 128,
+      gan__gather_avx512, gan__gather_add_avx512, gan__transpose_avx512 },
 #endif
 };
 
@@ -2681,7 +2683,8 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     }
     tiles_m = (job.M + job.isa->mr - 1) / job.isa->mr;
     tiles_n = (job.N + job.isa->nu - 1) / job.isa->nu; /* column strips as narrow as the kernels go */
-    job.split_n = gan__split_cost(tiles_n, job.isa->nu, job.M, job.K, nt) <= gan__split_cost(tiles_m, job.isa->mr, job.N, job.K, nt);
+    job.split_n = gan__split_cost(tiles_n, job.isa->nu, job.M, job.K, nt) <=
+                  gan__split_cost(tiles_m, job.isa->mr, job.N, job.K, nt);
     if ((double)M * N * K < GAN__PARALLEL_MIN_FMAS) nt = 1;
     if (nt > (job.split_n ? tiles_n : tiles_m)) nt = job.split_n ? tiles_n : tiles_m;
     gan__parallel(gan__gemm_part, &job, nt);
@@ -4198,7 +4201,8 @@ static int gan__layernorm_dual(const gan__op *op, gan_layer *L, const gan__fwd *
     c.d = d;
     gan__parallel_for(gan__layernorm_dual_samples_part, &c, (size_t)f->n, GAN__SAMPLE_GRAIN);
     if (d->tan.dparams && L->dW)
-        gan__parallel_for(gan__layernorm_dual_dgamma_part, &c, gan__shape_count(L->in), GAN__ELEM_GRAIN / (size_t)f->n + 1);
+        gan__parallel_for(gan__layernorm_dual_dgamma_part, &c, gan__shape_count(L->in),
+                          GAN__ELEM_GRAIN / (size_t)f->n + 1);
     return 1;
 }
 
