@@ -4141,7 +4141,7 @@ GAN__BODY void gan__layernorm_dual_samples_part_body(void *ctx, size_t lo, size_
     const gan_float *GAN__RESTRICT W = L->W;
     int primal_zero = c->d->primal_zero;
     for (i = lo; i < hi; i++) {
-        const gan_float *GAN__RESTRICT xi = f->x[0] + i * D, *GAN__RESTRICT ti = c->d->tx[0] + i * D;
+        const gan_float *GAN__RESTRICT xi = f->x[0] + i * D, *GAN__RESTRICT ti = c->tx[0] + i * D;
         const gan_float *GAN__RESTRICT di = tan->dy + i * D;
         gan_float *GAN__RESTRICT dx = c->primal->dx[0] ? c->primal->dx[0] + i * D : NULL;
         gan_float *GAN__RESTRICT dtx = tan->dx[0] ? tan->dx[0] + i * D : NULL;
@@ -4179,7 +4179,7 @@ GAN__BODY void gan__layernorm_dual_dgamma_part_body(void *ctx, size_t lo, size_t
     gan_float *GAN__RESTRICT dW = L->dW;
     int i;
     for (i = 0; i < f->n; i++) {
-        const gan_float *GAN__RESTRICT xi = f->x[0] + (size_t)i * D, *GAN__RESTRICT ti = c->d->tx[0] + (size_t)i * D;
+        const gan_float *GAN__RESTRICT xi = f->x[0] + (size_t)i * D, *GAN__RESTRICT ti = c->tx[0] + (size_t)i * D;
         const gan_float *GAN__RESTRICT di = c->d->tan.dy + (size_t)i * D, *keep = L->work + 2 * (size_t)i;
         gan_float mean = f->saved[2 * (size_t)i], invstd = f->saved[2 * (size_t)i + 1], mean_t = keep[0];
         double r = invstd, C = keep[1];

@@ -410,18 +410,16 @@ static void add_linear(const char *layer, int in, int out, int fwd, int dw, int 
 static void add_conv_shape(const char *layer, const char *pass, int ta, int tb, int M, int N, int K, gan_float beta,
                            int samples, int times)
 {
-    char suffix[16];
+    char suffix[16], name[sizeof shapes[0].shape];
     int i;
     if (times == 0) return;
     snprintf(suffix, sizeof suffix, ".n%d", samples);
-    for (i = 0; i < n_shapes; i++) {
-        gemm_shape *s = &shapes[i];
-        if (s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K && s->samples == samples &&
-            strncmp(s->shape, layer, strlen(layer)) == 0 && strstr(s->shape, pass) != NULL) {
-            s->per_step += times;
+    snprintf(name, sizeof name, "%s.%s%s", layer, pass, suffix); /* add_shape's name */
+    for (i = 0; i < n_shapes; i++)
+        if (strcmp(shapes[i].shape, name) == 0 && shapes[i].N == N && shapes[i].K == K) {
+            shapes[i].per_step += times;
             return;
         }
-    }
     add_shape(layer, pass, suffix, ta, tb, M, N, K, beta, samples, times);
 }
 
