@@ -1647,9 +1647,76 @@ typedef void (*gan__kernel_fn)(int kc, const gan_float *GAN__RESTRICT a, const g
 typedef void (*gan__edge_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan_float *GAN__RESTRICT b,
                              gan_float *GAN__RESTRICT C, int ldc, int add, int rows, int cols);
 
-/* A row of an im2col panel read through its window table: d[r] = t[r] >= 0 ? x[t[r]] : 0, r < n. */
+/* gcc's -O2 vectorizes only loops whose trip count the vector width divides; the dynamic cost model
+   (the default at -O3) lets it vectorize these loops at any length, as clang does at -O2. Vector
+   loops round each element as the scalar loop does, and sums are never reordered. Only the AVX2 and
+   AVX-512 copies of GAN__WIDE loops get it (and the one copy where there is no dispatch): compile
+   time is the price. AVX-512's gather has it too, so that gcc inlines it into the GEMM's copy (a
+   function with other optimize options is never inlined). */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#define GAN__VECTORIZE __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define GAN__VECTORIZE
+#endif
+
+/* A gather plan: how GAN__GVEC consecutive entries of an index table (one AVX-512 vector of floats)
+   are read with plain vector loads instead of the gather instruction, which is slow on every x86
+   core seen here (about 1.5 cycles a float). An im2col window row of a strided convolution is a few
+   runs of nearby indices (one per output row the vector covers), so the lanes fall into runs, each
+   within GAN__GSPAN floats of its base: two loads at x + base and one two-register permute fill a
+   run's lanes. A block with more runs than GAN__GRUNS, or whose loads could leave their source, is
+   `direct`: gathered as the table says. */
+#define GAN__GVEC 16
+#define GAN__GRUNS 4
+#define GAN__GSPAN 32
+typedef struct gan__gblock {
+    int base[GAN__GRUNS];              /* each run's first index */
+    unsigned short lanes[GAN__GRUNS];  /* the lanes it fills */
+    unsigned char rel[GAN__GVEC];      /* each filled lane's index less its run's base */
+    unsigned char runs, direct;
+} gan__gblock;
+
+/* The plans of table row t's n entries, a block per GAN__GVEC (the last may be partial). The table
+   indexes images of unit floats each, entries reading only the first len of them (a window table:
+   one channel of each sample; col2im's: one sample's part of each kernel offset's row). A run stays
+   in one unit and its loads in that unit's first len floats, so they never leave the source (with
+   len < GAN__GSPAN every block is direct). */
+static void gan__gather_plan(gan__gblock *plan, const int *t, int n, size_t unit, size_t len)
+{
+    int b, lane, s, first[GAN__GRUNS];
+    for (b = 0; b < n; b += GAN__GVEC, plan++, t += GAN__GVEC) {
+        int m = n - b < GAN__GVEC ? n - b : GAN__GVEC;
+        memset(plan, 0, sizeof *plan);
+        plan->direct = len < GAN__GSPAN;
+        for (lane = 0; lane < m && !plan->direct; lane++) {
+            int q = t[lane];
+            if (q < 0) continue;
+            for (s = 0; s < plan->runs; s++)
+                if (q >= first[s] && q - first[s] < GAN__GSPAN && (size_t)q / unit == (size_t)first[s] / unit) break;
+            if (s == GAN__GRUNS) {
+                plan->direct = 1;
+                break;
+            }
+            if (s == plan->runs) first[plan->runs++] = q;
+            plan->lanes[s] = (unsigned short)(plan->lanes[s] | 1u << lane);
+            plan->rel[lane] = (unsigned char)(q - first[s]);
+        }
+        for (s = 0; s < plan->runs && !plan->direct; s++) { /* the window moved back to end with the image */
+            size_t end = ((size_t)first[s] / unit) * unit + len;
+            int shift = end - (size_t)first[s] < GAN__GSPAN ? (int)((size_t)first[s] + GAN__GSPAN - end) : 0;
+            plan->base[s] = first[s] - shift;
+            for (lane = 0; lane < GAN__GVEC; lane++)
+                if (plan->lanes[s] >> lane & 1) plan->rel[lane] = (unsigned char)(plan->rel[lane] + shift);
+        }
+        for (s = plan->runs; s < 2; s++) plan->base[s] = plan->base[0]; /* filling no lane */
+    }
+}
+
+/* A row of an im2col panel read through its window table: d[r] = t[r] >= 0 ? x[t[r]] : 0, r < n.
+   plan: the plans of t's blocks from t onwards (t at a block's start), or NULL; kernel sets without
+   a two-register permute ignore it. */
 typedef void (*gan__gather_fn)(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x,
-                               const int *GAN__RESTRICT t, int n);
+                               const int *GAN__RESTRICT t, const gan__gblock *plan, int n);
 
 /* A transposed copy, for packing op(B) = B^T: dst[c ldd + r] = src[r lds + c], r < rows, c < cols. */
 typedef void (*gan__transpose_fn)(gan_float *GAN__RESTRICT dst, int ldd, const gan_float *GAN__RESTRICT src, int lds,
@@ -1658,8 +1725,8 @@ typedef void (*gan__transpose_fn)(gan_float *GAN__RESTRICT dst, int ldd, const g
 /* One instruction set's kernel and the tile and depth it is written for, its edge kernel (NULL where
    a tile is narrow enough that the full kernel into a tile buffer costs little: baseline, AVX2), the
    columns its kernels compute at the least (nu: the edge kernel's vector; without one, a whole tile),
-   its gathers (gather as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0): col2im's sums) and its
-   transpose. */
+   its gathers (gather as above, gather_add d[r] += (t[r] >= 0 ? x[t[r]] : 0): col2im's sums), whether
+   they read gather plans (so that convolutions make them), and its transpose. */
 typedef struct gan__isa_info {
     gan_isa isa;
     const char *name;
@@ -1667,6 +1734,7 @@ typedef struct gan__isa_info {
     gan__edge_fn edge;
     int mr, nr, nu, kc;
     gan__gather_fn gather, gather_add;
+    int planned;
     gan__transpose_fn transpose;
 } gan__isa_info;
 
@@ -1678,16 +1746,19 @@ static void gan__transpose_base(gan_float *GAN__RESTRICT dst, int ldd, const gan
         for (c = 0; c < cols; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
 }
 
-static void gan__gather_base(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+static void gan__gather_base(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                             const gan__gblock *plan, int n)
 {
     int r;
+    (void)plan;
     for (r = 0; r < n; r++) d[r] = t[r] >= 0 ? x[t[r]] : 0;
 }
 
 static void gan__gather_add_base(gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
-                                 int n)
+                                 const gan__gblock *plan, int n)
 {
     int r;
+    (void)plan;
     for (r = 0; r < n; r++) d[r] += t[r] >= 0 ? x[t[r]] : 0;
 }
 
@@ -1898,22 +1969,48 @@ __attribute__((target("avx2"))) static void gan__gather_avx2_op(float *GAN__REST
         __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, inside, 4);
         _mm256_storeu_ps(d + r, add ? _mm256_add_ps(_mm256_loadu_ps(d + r), v) : v);
     }
-    if (add) gan__gather_add_base(d + r, x, t + r, n - r);
-    else gan__gather_base(d + r, x, t + r, n - r);
+    if (add) gan__gather_add_base(d + r, x, t + r, NULL, n - r);
+    else gan__gather_base(d + r, x, t + r, NULL, n - r);
 }
 
-__attribute__((target("avx512f"))) static void gan__gather_avx512_op(float *GAN__RESTRICT d, const float *GAN__RESTRICT x,
-                                                                   const int *GAN__RESTRICT t, int n, int add)
+/* 16 bytes widened to 16 ints (the maskz form: g++ warns of the plain one's undefined input). */
+__attribute__((target("avx512f"))) static inline __m512i gan__bytes_avx512(const unsigned char *b)
 {
-    int r = 0;
+    return _mm512_maskz_cvtepu8_epi32((__mmask16)0xFFFF, _mm_loadu_si128((const __m128i *)(const void *)b));
+}
+
+/* With a plan, each block's runs by loads and a permute (the same values: copies either way). */
+__attribute__((target("avx512f"))) GAN__VECTORIZE static inline void
+gan__gather_avx512_op(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                      const gan__gblock *plan, int n, int add)
+{
+    int r = 0, s;
     for (; r + 16 <= n; r += 16) {
-        __m512i idx = _mm512_loadu_si512((const void *)(t + r));
-        __mmask16 inside = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
-        __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4);
+        const gan__gblock *p = plan ? plan + r / 16 : NULL;
+        __m512 v;
+        if (!p || p->direct) {
+            __m512i idx = _mm512_loadu_si512((const void *)(t + r));
+            __mmask16 inside = _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512());
+            v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4);
+        } else {
+            __m512i rel = gan__bytes_avx512(p->rel);
+            /* two runs always (the plan's second may fill no lane), the rare others after a branch:
+               a loop over runs would mispredict its exit about once a block */
+            const float *x0 = x + p->base[0], *x1 = x + p->base[1];
+            v = _mm512_maskz_permutex2var_ps((__mmask16)p->lanes[0], _mm512_loadu_ps(x0), rel,
+                                             _mm512_loadu_ps(x0 + 16));
+            v = _mm512_mask_mov_ps(v, (__mmask16)p->lanes[1],
+                                   _mm512_permutex2var_ps(_mm512_loadu_ps(x1), rel, _mm512_loadu_ps(x1 + 16)));
+            for (s = 2; s < p->runs; s++) {
+                const float *xs = x + p->base[s];
+                __m512 run = _mm512_permutex2var_ps(_mm512_loadu_ps(xs), rel, _mm512_loadu_ps(xs + 16));
+                v = _mm512_mask_mov_ps(v, (__mmask16)p->lanes[s], run);
+            }
+        }
         _mm512_storeu_ps(d + r, add ? _mm512_add_ps(_mm512_loadu_ps(d + r), v) : v);
     }
-    if (add) gan__gather_add_base(d + r, x, t + r, n - r);
-    else gan__gather_base(d + r, x, t + r, n - r);
+    if (add) gan__gather_add_base(d + r, x, t + r, NULL, n - r);
+    else gan__gather_base(d + r, x, t + r, NULL, n - r);
 }
 
 /* A 16 x 16 block transposed in registers: pairs of rows interleaved (unpack), then pairs of pairs
@@ -1978,34 +2075,40 @@ __attribute__((target("avx512f"))) static void gan__transpose_avx512(float *GAN_
     if (rows16 < rows) gan__transpose_base(dst + rows16, ldd, src + (size_t)rows16 * lds, lds, rows - rows16, cols);
 }
 
-static void gan__gather_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+static void gan__gather_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                             const gan__gblock *plan, int n)
 {
+    (void)plan; /* AVX2 has no two-register permute */
     gan__gather_avx2_op(d, x, t, n, 0);
 }
-static void gan__gather_add_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+static void gan__gather_add_avx2(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                                 const gan__gblock *plan, int n)
 {
+    (void)plan;
     gan__gather_avx2_op(d, x, t, n, 1);
 }
-static void gan__gather_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+static void gan__gather_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                               const gan__gblock *plan, int n)
 {
-    gan__gather_avx512_op(d, x, t, n, 0);
+    gan__gather_avx512_op(d, x, t, plan, n, 0);
 }
-static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t, int n)
+static void gan__gather_add_avx512(float *GAN__RESTRICT d, const float *GAN__RESTRICT x, const int *GAN__RESTRICT t,
+                                   const gan__gblock *plan, int n)
 {
-    gan__gather_avx512_op(d, x, t, n, 1);
+    gan__gather_avx512_op(d, x, t, plan, n, 1);
 }
 #endif
 
 /* The kernels this build has, in gan_isa order. */
 static const gan__isa_info gan__isas[] = {
-    /* isa, name, kernel, edge, mr, nr, nu, kc, gather, gather_add, transpose */
+    /* isa, name, kernel, edge, mr, nr, nu, kc, gather, gather_add, planned, transpose */
     { GAN_ISA_BASELINE, "baseline", gan__kernel_base, NULL, GAN__BASE_MR, GAN__BASE_NR, GAN__BASE_NR, GAN__KC_MAX,
-      gan__gather_base, gan__gather_add_base, gan__transpose_base },
+      gan__gather_base, gan__gather_add_base, 0, gan__transpose_base },
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
     { GAN_ISA_AVX2, "avx2", gan__kernel_avx2, NULL, 6, 16, 16, GAN__KC_MAX,
-      gan__gather_avx2, gan__gather_add_avx2, gan__transpose_base },
+      gan__gather_avx2, gan__gather_add_avx2, 0, gan__transpose_base },
     { GAN_ISA_AVX512, "avx512", gan__kernel_avx512, gan__edge_avx512, 6, 64, 16, 128,
-      gan__gather_avx512, gan__gather_add_avx512, gan__transpose_avx512 },
+      gan__gather_avx512, gan__gather_add_avx512, 1, gan__transpose_avx512 },
 #endif
 };
 
@@ -2062,15 +2165,6 @@ static const gan__isa_info *gan__isa(void)
 #define GAN__BODY static inline __attribute__((always_inline))
 #else
 #define GAN__BODY static
-#endif
-/* gcc's -O2 vectorizes only loops whose trip count the vector width divides; the dynamic cost model
-   (the default at -O3) lets it vectorize these loops at any length, as clang does at -O2. Vector
-   loops round each element as the scalar loop does, and sums are never reordered. Only the AVX2 and
-   AVX-512 copies get it (and the one copy where there is no dispatch): compile time is the price. */
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
-#define GAN__VECTORIZE __attribute__((optimize("vect-cost-model=dynamic")))
-#else
-#define GAN__VECTORIZE
 #endif
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
 #define GAN__WIDE(name, params, args)                                                                  \
@@ -2131,8 +2225,11 @@ GANDEF const char *gan_isa_name(gan_isa isa)
     return (int)isa >= 0 && (int)isa < (int)(sizeof names / sizeof names[0]) ? names[isa] : "unknown";
 }
 
-/* Values of one thread's packing buffer: an MC x KC block of A and a KC x NC block of B. */
-#define GAN__PACK_FLOATS ((size_t)GAN__MC * GAN__KC_MAX + (size_t)GAN__KC_MAX * GAN__NC)
+/* Values of one thread's packing buffer: an MC x KC block of A, a KC x NC block of B, and a strip of
+   GAN__TBLOCK rows of KC columns of an im2col operand, before they are transposed into B's block. */
+#define GAN__TBLOCK 16
+#define GAN__PACK_FLOATS \
+    ((size_t)GAN__MC * GAN__KC_MAX + (size_t)GAN__KC_MAX * GAN__NC + (size_t)GAN__TBLOCK * GAN__KC_MAX)
 
 /* Copies alpha op(A)(i0 + i, p0 + p) for i < mc, p < kc into panels of mr rows, each stored p-major
    (dst[panel][p][0..mr)), zero past mc. op(A)(i, p) is A[p lda + i] when trans_a, else A[i lda + p]. */
@@ -2190,43 +2287,64 @@ GAN__BODY void gan__pack_b(gan_float *GAN__RESTRICT dst, const gan_float *GAN__R
 typedef struct gan__im2col_src {
     const gan_float *x;     /* the chunk's first image */
     const int *window;      /* k k rows of ld entries (gan__window_table) */
+    const gan__gblock *plan; /* the window rows' gather plans, rows plan_ld blocks apart; or NULL */
     int ld, kk_n, hw;       /* row stride of window, k k, H W */
+    int plan_ld;
 } gan__im2col_src;
 
-/* gan__pack_b with op(B) = col (trans_b = 0) or col^T (trans_b = 1) of an im2col operand: each value
-   gathered from its image through the window table straight into the panel. */
-#define GAN__TBLOCK 16 /* col^T is packed in blocks of this many rows and columns of col */
-GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, const gan__im2col_src *im, int trans_b, int j0,
-                                  int nc, int p0, int kc, int nr, gan__gather_fn gather, gan__transpose_fn transpose)
+/* The plans from entry `at` of a planned table row onwards, when `at` starts a block. */
+static const gan__gblock *gan__plan_at(const gan__gblock *row, int at)
 {
-    gan_float block[GAN__TBLOCK * GAN__TBLOCK]; /* 1 KiB: a block of col gathered, before it is transposed */
-    const gan_float *xs[GAN__TBLOCK];
-    const int *ts[GAN__TBLOCK];
-    int j, p, r, r0, q0, i;
+    return row && at % GAN__GVEC == 0 ? row + at / GAN__GVEC : NULL;
+}
+
+/* The kernel set's gather; AVX-512's called directly, so that it inlines into that copy of the GEMM
+   (an indirect call costs about what gathering a block of 16 does). */
+GAN__BODY void gan__gather_of(const gan__isa_info *isa, gan_float *GAN__RESTRICT d, const gan_float *GAN__RESTRICT x,
+                              const int *GAN__RESTRICT t, const gan__gblock *plan, int n)
+{
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+    if (isa->isa == GAN_ISA_AVX512) {
+        gan__gather_avx512_op(d, x, t, plan, n, 0);
+        return;
+    }
+#endif
+    isa->gather(d, x, t, plan, n);
+}
+
+/* gan__pack_b with op(B) = col (trans_b = 0) or col^T (trans_b = 1) of an im2col operand: each value
+   gathered from its image through the window table straight into the panel; for col^T a strip of
+   GAN__TBLOCK rows of col at a time, whole (one long gather a row), then transposed into place. */
+GAN__BODY void gan__pack_b_im2col(gan_float *GAN__RESTRICT dst, gan_float *GAN__RESTRICT strip,
+                                  const gan__im2col_src *im, int trans_b, int j0, int nc, int p0, int kc,
+                                  const gan__isa_info *isa)
+{
+    int j, p, r, r0, i, nr = isa->nr;
     for (j = 0; j < nc; j += nr, dst += (size_t)nr * kc) {
         int cols = nc - j < nr ? nc - j : nr;
-        if (!trans_b) { /* panel row p is col's row p0 + p, columns j0 + j onwards */
+        if (!trans_b) { /* panel row p is col's row p0 + p = c k k + kk, columns j0 + j onwards */
+            int c = p0 / im->kk_n, kk = p0 - c * im->kk_n;
             for (p = 0; p < kc; p++) {
-                int row = p0 + p, c = row / im->kk_n;
-                const gan_float *GAN__RESTRICT xc = im->x + (size_t)c * im->hw;
-                const int *GAN__RESTRICT t = im->window + (size_t)(row - c * im->kk_n) * im->ld + j0 + j;
+                const int *GAN__RESTRICT t = im->window + (size_t)kk * im->ld + j0 + j;
+                const gan__gblock *plan = im->plan ? im->plan + (size_t)kk * im->plan_ld : NULL;
                 gan_float *GAN__RESTRICT d = dst + (size_t)p * nr;
-                gather(d, xc, t, cols);
+                gan__gather_of(isa, d, im->x + (size_t)c * im->hw, t, gan__plan_at(plan, j0 + j), cols);
                 for (r = cols; r < nr; r++) d[r] = 0;
+                if (++kk == im->kk_n) {
+                    kk = 0;
+                    c++;
+                }
             }
         } else { /* panel column r is col's row j0 + j + r, over its columns p0 onwards */
             for (r0 = 0; r0 < cols; r0 += GAN__TBLOCK) {
                 int rows = cols - r0 < GAN__TBLOCK ? cols - r0 : GAN__TBLOCK;
                 for (i = 0; i < rows; i++) {
-                    int row = j0 + j + r0 + i, c = row / im->kk_n;
-                    xs[i] = im->x + (size_t)c * im->hw;
-                    ts[i] = im->window + (size_t)(row - c * im->kk_n) * im->ld + p0;
+                    int row = j0 + j + r0 + i, c = row / im->kk_n, kk = row - c * im->kk_n;
+                    const gan__gblock *plan = im->plan ? im->plan + (size_t)kk * im->plan_ld : NULL;
+                    gan__gather_of(isa, strip + (size_t)i * GAN__KC_MAX, im->x + (size_t)c * im->hw,
+                                   im->window + (size_t)kk * im->ld + p0, gan__plan_at(plan, p0), kc);
                 }
-                for (q0 = 0; q0 < kc; q0 += GAN__TBLOCK) {
-                    int qn = kc - q0 < GAN__TBLOCK ? kc - q0 : GAN__TBLOCK;
-                    for (i = 0; i < rows; i++) gather(block + i * GAN__TBLOCK, xs[i], ts[i] + q0, qn);
-                    transpose(dst + (size_t)q0 * nr + r0, nr, block, GAN__TBLOCK, rows, qn);
-                }
+                isa->transpose(dst + r0, nr, strip, GAN__KC_MAX, rows, kc);
             }
             for (p = 0; p < kc; p++)
                 for (r = cols; r < nr; r++) dst[(size_t)p * nr + r] = 0;
@@ -2264,7 +2382,8 @@ GAN__BODY const gan_float *gan__a_panels(const gan__gemm_job *job, gan_float *ap
 GAN__BODY void gan__pack_b_of(const gan__gemm_job *job, gan_float *bpack, int j0, int nc, int p0, int kc)
 {
     const gan__isa_info *isa = job->isa;
-    if (job->im) gan__pack_b_im2col(bpack, job->im, job->trans_b, j0, nc, p0, kc, isa->nr, isa->gather, isa->transpose);
+    if (job->im)
+        gan__pack_b_im2col(bpack, bpack + (size_t)GAN__KC_MAX * GAN__NC, job->im, job->trans_b, j0, nc, p0, kc, isa);
     else gan__pack_b(bpack, job->B, job->ldb, job->trans_b, j0, nc, p0, kc, isa->nr, isa->transpose);
 }
 
@@ -3239,6 +3358,38 @@ static size_t gan__conv_wpack_count(size_t ckk, size_t other)
     return as_w > as_wt ? as_w : as_wt;
 }
 
+/* Gather plan blocks of a table row of n entries. */
+static int gan__plan_blocks(size_t n) { return (int)((n + GAN__GVEC - 1) / GAN__GVEC); }
+
+/* col2im by image rows, for a kernel set with a vector permute: for kernel column kw and the v-th
+   vector of an image row, the lanes that an output row's column values land on (iw = ow stride -
+   pad + kw) and which values: a vector load at column ow_lo, permuted. */
+typedef struct gan__spread {
+    int ow_lo;
+    unsigned short lanes;
+    unsigned char at[GAN__GVEC]; /* each lane's output column less ow_lo */
+} gan__spread;
+
+/* The spreads of every kernel column (rows of gan__plan_blocks(w) vectors). A vector of lanes at
+   stride >= 1 reads at most GAN__GVEC consecutive output columns. */
+static void gan__spread_table(gan__spread *sp, const gan_conv_geom *g)
+{
+    int kw, v, lane, nv = gan__plan_blocks((size_t)g->w);
+    for (kw = 0; kw < g->k; kw++)
+        for (v = 0; v < nv; v++, sp++) {
+            memset(sp, 0, sizeof *sp);
+            sp->ow_lo = -1;
+            for (lane = 0; lane < GAN__GVEC && v * GAN__GVEC + lane < g->w; lane++) {
+                int t = v * GAN__GVEC + lane + g->pad - kw;
+                if (t < 0 || t % g->stride != 0 || t / g->stride >= g->ow) continue;
+                if (sp->ow_lo < 0) sp->ow_lo = t / g->stride;
+                sp->lanes = (unsigned short)(sp->lanes | 1u << lane);
+                sp->at[lane] = (unsigned char)(t / g->stride - sp->ow_lo);
+            }
+            if (sp->ow_lo < 0) sp->ow_lo = 0;
+        }
+}
+
 /* The most column values any input position sums in col2im: ceil(k / stride) per axis. */
 static size_t gan__col2im_width_bound(const gan_conv_geom *g)
 {
@@ -3253,7 +3404,7 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
 {
     int conv = L->kind == GAN_CONV2D;
     long long oh, ow;
-    size_t kk;
+    size_t kk, plans;
     gan_conv_geom g;
     (void)n_in;
     GAN__REQUIRE(L->k >= 1 && L->stride >= 1 && L->pad >= 0 && L->out_pad >= 0 && (conv || L->out_pad < L->stride) &&
@@ -3289,6 +3440,12 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
                              gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk)),
                                       gan__mul(gan__col2im_width_bound(&g), (size_t)g.h * g.w)));
     s->work_fixed = gan__add(s->work_fixed, gan__conv_wpack_count(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)));
+    /* then col2im's slack, the window rows' gather plans and the spreads of col2im by rows, in floats */
+    plans = gan__mul(gan__mul(kk, (size_t)gan__plan_blocks(gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk))),
+                     sizeof(gan__gblock));
+    plans = gan__add(plans,
+                     gan__mul(gan__mul((size_t)L->k, (size_t)gan__plan_blocks((size_t)g.w)), sizeof(gan__spread)));
+    s->work_fixed = gan__add(s->work_fixed, GAN__GVEC + plans / sizeof(gan_float) + 1);
     return NULL;
 }
 
@@ -3412,6 +3569,7 @@ typedef struct gan__conv_work {
     gan__im2col_src im; /* the chunk's columns as a GEMM operand, its window table in the scratch */
     int *sum_at, sum_width; /* col2im as sums: input position p (one channel of one sample) is the sum
                                over e < sum_width of col[sum_at[e hw + p]], each entry -1 for none */
+    const gan__spread *spread; /* AVX-512's col2im by rows (gan__spread_table), or NULL */
 } gan__conv_work;
 
 /* For each kernel offset (ki, kj) and column q = s OH OW + oh OW + ow of a chunk: the index
@@ -3466,7 +3624,7 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.col_ld = w.col_chunk * w.plane;
     w.side = L->work;
     w.col = w.side + (size_t)w.other_ch * w.chunk * w.plane;
-    w.wpack = w.col + (size_t)w.ckk * w.col_ld;
+    w.wpack = w.col + (size_t)w.ckk * w.col_ld + GAN__GVEC; /* col2im's vector loads may read past col */
     window = (int *)(void *)(w.wpack + gan__conv_wpack_count((size_t)w.ckk, (size_t)w.other_ch));
     gan__window_table(window, &w.g, w.chunk, w.count);
     w.im.x = NULL;
@@ -3477,6 +3635,20 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.sum_at = window + (size_t)w.im.kk_n * w.im.ld;
     w.sum_width = gan__col2im_table(w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw,
                                     gan__col2im_width_bound(&w.g));
+    w.im.plan = NULL;
+    w.spread = NULL;
+    w.im.plan_ld = gan__plan_blocks((size_t)w.im.ld);
+    if (gan__isa()->planned) {
+        gan__gblock *plans = (gan__gblock *)(void *)(w.sum_at + gan__col2im_width_bound(&w.g) * (size_t)w.im.hw);
+        gan__spread *spread = (gan__spread *)(void *)(plans + (size_t)w.im.kk_n * w.im.plan_ld);
+        int r;
+        for (r = 0; r < w.im.kk_n; r++)
+            gan__gather_plan(plans + (size_t)r * w.im.plan_ld, window + (size_t)r * w.im.ld, w.im.ld, w.count,
+                             (size_t)w.im.hw);
+        gan__spread_table(spread, &w.g);
+        w.im.plan = plans;
+        w.spread = spread;
+    }
     return w;
 }
 
@@ -3506,23 +3678,66 @@ static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
         }
 }
 
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+/* col2im of n samples, image row by image row: a vector of a row is zero plus, for each kernel row
+   kh whose window covers the row and each kernel column kw in turn, the permuted column values of
+   output row oh that land there (gan__spread) - the order gan__col2im_part's sums add them in.
+   Channel by channel over all n samples, so that the channel's rows of col (samples side by side)
+   are read from start to end while they sit in L1. */
+__attribute__((target("avx512f"))) static void gan__col2im_avx512(float *x, const float *col, int n,
+                                                                  const gan__conv_work *w)
+{
+    const gan_conv_geom *g = &w->g;
+    int c, s, ih, kh, kw, v, nv = gan__plan_blocks((size_t)g->w), kk_n = g->k * g->k;
+    for (c = 0; c < g->c; c++)
+        for (s = 0; s < n; s++)
+            for (ih = 0; ih < g->h; ih++)
+                for (v = 0; v < nv; v++) {
+                    float *xv = x + (size_t)s * w->count + (size_t)c * w->im.hw + (size_t)ih * g->w + v * GAN__GVEC;
+                    int left = g->w - v * GAN__GVEC;
+                    __m512 acc = _mm512_setzero_ps();
+                    for (kh = 0; kh < g->k; kh++) {
+                        int t = ih + g->pad - kh;
+                        const float *row;
+                        if (t < 0 || t % g->stride != 0 || t / g->stride >= g->oh) continue;
+                        row = col + (size_t)(c * kk_n + kh * g->k) * w->col_ld + (size_t)s * w->plane +
+                              (size_t)(t / g->stride) * g->ow;
+                        for (kw = 0; kw < g->k; kw++, row += w->col_ld) {
+                            const gan__spread *sp = w->spread + (size_t)kw * nv + v;
+                            __m512 vals = _mm512_maskz_permutexvar_ps((__mmask16)sp->lanes, gan__bytes_avx512(sp->at),
+                                                                      _mm512_loadu_ps(row + sp->ow_lo));
+                            acc = _mm512_mask_add_ps(acc, (__mmask16)sp->lanes, acc, vals);
+                        }
+                    }
+                    if (left >= GAN__GVEC) _mm512_storeu_ps(xv, acc);
+                    else _mm512_mask_storeu_ps(xv, (__mmask16)((1u << left) - 1), acc);
+                }
+}
+#endif
+
 /* x = col2im(col), sample by sample: each input value the sum of the column values that read it, in
-   increasing kernel offset, as a scatter-add into zeros would add them: a plane of x is the gather of
-   its first entries, then plus the gather of each further entry. */
+   increasing kernel offset, as a scatter-add into zeros adds them: a plane of x is zero plus the
+   gather of each entry in turn (or, on AVX-512, the same sums row by row). */
 static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
 {
     const gan__unfold *u = (const gan__unfold *)ctx;
     const gan__conv_work *w = u->w;
     const gan__isa_info *isa = gan__isa();
     int s, c, e, hw = w->im.hw;
-    for (s = (int)lo; s < (int)hi; s++)
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+    if (w->spread) {
+        gan__col2im_avx512(u->out + lo * w->count, u->in + lo * w->plane, (int)(hi - lo), w);
+        return;
+    }
+#endif
+    for (s = (int)lo; s < (int)hi; s++) {
         for (c = 0; c < w->g.c; c++) {
             gan_float *xc = u->out + (size_t)s * w->count + (size_t)c * hw;
             const gan_float *cc = u->in + (size_t)c * w->im.kk_n * w->col_ld + (size_t)s * w->plane;
-            if (w->sum_width == 0) memset(xc, 0, (size_t)hw * sizeof(gan_float));
-            else isa->gather(xc, cc, w->sum_at, hw);
-            for (e = 1; e < w->sum_width; e++) isa->gather_add(xc, cc, w->sum_at + (size_t)e * hw, hw);
+            memset(xc, 0, (size_t)hw * sizeof(gan_float));
+            for (e = 0; e < w->sum_width; e++) isa->gather_add(xc, cc, w->sum_at + (size_t)e * hw, NULL, hw);
         }
+    }
 }
 
 /* part (gan__im2col_part or gan__col2im_part) over nc samples of a chunk, from sample `first` (im2col). */

@@ -25,7 +25,12 @@
    sample). Where the plane im2col works over (Conv2d's output, ConvTranspose2d's input) is 49 to 144
    pixels, batch 30 runs in 2 to 4 chunks (15 + 15, 3 x 10, 8 + 8 + 8 + 6); the two Conv2d cases with
    outputs of 4 x 3 and 3 x 3 run it as one chunk. Each runs with every kernel set this machine has
-   (the rest SKIP) at 1 and at 2 threads, whose results must be the same bits. */
+   (the rest SKIP) at 1 and at 2 threads, whose results must be the same bits.
+
+   Then, where the machine has AVX-512, its shortcuts against their twins, bit for bit, on every case:
+   the im2col panels packed through gather plans (loads and a permute) against the gather
+   instruction, both orientations, every K and N block; each plan's loads inside the image they
+   read; and col2im by rows against the per-pixel sums, on columns with exact zeros of both signs. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -281,6 +286,99 @@ static void run_case(const spec *sp, int batch, gan_rng *rng)
     }
 }
 
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+/* The packed panels of the whole im2col operand of w, K block by K block and N block by N block. */
+static void pack_all(gan_float *out, gan_float *pack, gan__im2col_src *im, int trans_b, int K, int N)
+{
+    const gan__isa_info *isa = gan__isa();
+    int j0, p0;
+    for (j0 = 0; j0 < N; j0 += GAN__NC)
+        for (p0 = 0; p0 < K; p0 += isa->kc) {
+            int nc = N - j0 < GAN__NC ? N - j0 : GAN__NC, kc = K - p0 < isa->kc ? K - p0 : isa->kc;
+            gan__pack_b_im2col(pack, pack + (size_t)GAN__KC_MAX * GAN__NC, im, trans_b, j0, nc, p0, kc, isa);
+            memcpy(out, pack, (size_t)kc * ((nc + isa->nr - 1) / isa->nr * isa->nr) * sizeof(gan_float));
+            out += (size_t)kc * ((nc + isa->nr - 1) / isa->nr * isa->nr);
+        }
+}
+
+static void run_twins(const spec *sp, int batch, gan_rng *rng)
+{
+    gan_layer L0 = sp->transpose ? gan_conv_transpose2d(sp->in_ch, sp->out_ch, sp->k, sp->stride, sp->pad, sp->out_pad)
+                                 : gan_conv2d(sp->in_ch, sp->out_ch, sp->k, sp->stride, sp->pad);
+    gan_net *net;
+    gan_layer *L;
+    gan__conv_work w, plain;
+    gan_float *x, *pack, *got[2], *img[2];
+    char name[192];
+    int trans, K, N, r, s, bad, nt, which;
+    size_t panels, i, at;
+
+    sprintf(name, "conv_paths.avx512_twins.%s_b%d", sp->name, batch);
+    if (!gan_set_isa(GAN_ISA_AVX512)) {
+        test_skip(name, "no AVX-512 here: %s", gan_last_error());
+        return;
+    }
+    gan_set_threads(1);
+    net = gan_net_create(gan_chw(sp->in_ch, sp->h, sp->w), &L0, 1, batch, rng);
+    if (!net) {
+        test_report(name, 0, "gan_net_create: %s", gan_last_error());
+        return;
+    }
+    L = gan_net_layer(net, 0);
+    w = gan__conv_scratch(L, batch);
+    plain = w;
+    plain.im.plan = NULL;
+    plain.spread = NULL;
+    x = (gan_float *)xcalloc((size_t)w.chunk * w.count, sizeof(gan_float));
+    gan_fill_normal(x, (size_t)w.chunk * w.count, 0, 1, rng);
+    w.im.x = plain.im.x = x;
+    pack = (gan_float *)xcalloc(GAN__PACK_FLOATS, sizeof(gan_float));
+
+    /* each run's loads stay in the image (one channel of one sample) its lanes read */
+    for (bad = 0, r = 0; r < w.im.kk_n * w.im.plan_ld; r++)
+        for (s = 0; s < w.im.plan[r].runs && !w.im.plan[r].direct; s++) {
+            size_t base = (size_t)w.im.plan[r].base[s], start = base / w.count * w.count;
+            if (base + GAN__GSPAN > start + (size_t)w.im.hw) bad++;
+        }
+    sprintf(name, "conv_paths.avx512_twins.%s_b%d.plan_loads_inside", sp->name, batch);
+    test_report(name, bad == 0, "%d runs read past their image", bad);
+
+    for (trans = 0; trans < 2; trans++) {
+        K = trans ? w.im.ld : w.ckk;
+        N = trans ? w.ckk : w.im.ld;
+        panels = (size_t)K * ((N + GAN__NC - 1) / GAN__NC) * GAN__NC + (size_t)K * gan__isa()->nr;
+        for (which = 0; which < 2; which++) {
+            got[which] = (gan_float *)xcalloc(panels, sizeof(gan_float));
+            pack_all(got[which], pack, which ? &plain.im : &w.im, trans, K, N);
+        }
+        for (at = 0; at < panels && !memcmp(&got[0][at], &got[1][at], sizeof(gan_float)); at++) {}
+        sprintf(name, "conv_paths.avx512_twins.%s_b%d.pack_%s", sp->name, batch, trans ? "col_t" : "col");
+        test_report(name, at == panels, "planned and plain gathers differ at panel value %zu", at);
+        free(got[0]);
+        free(got[1]);
+    }
+
+    /* col2im of a col_chunk of samples: columns with zeros of both signs among them */
+    nt = w.col_chunk < w.chunk ? w.col_chunk : w.chunk;
+    gan_fill_normal(w.col, (size_t)w.ckk * w.col_ld, 0, 1, rng);
+    for (i = 0; i < (size_t)w.ckk * w.col_ld; i += 7) w.col[i] = (i / 7) % 2 ? (gan_float)0 : -(gan_float)0;
+    for (which = 0; which < 2; which++) {
+        img[which] = (gan_float *)xcalloc((size_t)nt * w.count, sizeof(gan_float));
+        gan__unfold_batch(gan__col2im_part, img[which], w.col, 0, nt, which ? &plain : &w);
+    }
+    for (at = 0; at < (size_t)nt * w.count && !memcmp(&img[0][at], &img[1][at], sizeof(gan_float)); at++) {}
+    sprintf(name, "conv_paths.avx512_twins.%s_b%d.col2im_rows", sp->name, batch);
+    i = at < (size_t)nt * w.count ? at : 0;
+    test_report(name, at == (size_t)nt * w.count, "col2im by rows and by sums differ at value %zu (%.9g vs %.9g)", at,
+                (double)img[0][i], (double)img[1][i]);
+    free(img[0]);
+    free(img[1]);
+    free(x);
+    free(pack);
+    gan_net_free(net);
+}
+#endif
+
 int main(void)
 {
     static const int batches[2] = { 30, 1 };
@@ -289,6 +387,10 @@ int main(void)
     gan_rng_seed(&rng, 2024);
     for (c = 0; c < (int)GAN_COUNT(specs); c++)
         for (b = 0; b < 2; b++) run_case(&specs[c], batches[b], &rng);
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
+    for (c = 0; c < (int)GAN_COUNT(specs); c++)
+        for (b = 0; b < 2; b++) run_twins(&specs[c], batches[b], &rng);
+#endif
     for (k = 0; k < N_ISA; k++) {
         if (!worst_at[k][0][0]) continue;
         printf("# conv_paths %s: worst error / rounding bound:", gan_isa_name(isas[k]));
