@@ -1678,12 +1678,11 @@ typedef struct gan__gblock {
 
 /* The plans of table row t's n entries, a block per GAN__GVEC (the last may be partial). The table
    indexes images of unit floats each, entries reading only the first len of them (a window table:
-   one channel of each sample; col2im's: one sample's part of each kernel offset's row). A run stays
-   in one unit and its loads in that unit's first len floats, so they never leave the source (with
-   len < GAN__GSPAN every block is direct). */
-static void gan__gather_plan(gan__gblock *plan, const int *t, int n, size_t unit, size_t len)
+   one channel of each sample). A run stays in one unit and its loads in that unit's first len
+   floats, so they never leave the source (with len < GAN__GSPAN every block is direct). */
+static void gan__gather_plan(gan__gblock *plan, const int *t, int n, int unit, int len)
 {
-    int b, lane, s, first[GAN__GRUNS];
+    int b, lane, s, first[GAN__GRUNS], end[GAN__GRUNS]; /* end: of the image a run's first index is in */
     for (b = 0; b < n; b += GAN__GVEC, plan++, t += GAN__GVEC) {
         int m = n - b < GAN__GVEC ? n - b : GAN__GVEC;
         memset(plan, 0, sizeof *plan);
@@ -1692,21 +1691,25 @@ static void gan__gather_plan(gan__gblock *plan, const int *t, int n, size_t unit
             int q = t[lane];
             if (q < 0) continue;
             for (s = 0; s < plan->runs; s++)
-                if (q >= first[s] && q - first[s] < GAN__GSPAN && (size_t)q / unit == (size_t)first[s] / unit) break;
+                if (q >= first[s] && q - first[s] < GAN__GSPAN && q < end[s]) break;
             if (s == GAN__GRUNS) {
                 plan->direct = 1;
                 break;
             }
-            if (s == plan->runs) first[plan->runs++] = q;
+            if (s == plan->runs) {
+                first[s] = q;
+                end[s] = q - q % unit + len;
+                plan->runs++;
+            }
             plan->lanes[s] = (unsigned short)(plan->lanes[s] | 1u << lane);
             plan->rel[lane] = (unsigned char)(q - first[s]);
         }
         for (s = 0; s < plan->runs && !plan->direct; s++) { /* the window moved back to end with the image */
-            size_t end = ((size_t)first[s] / unit) * unit + len;
-            int shift = end - (size_t)first[s] < GAN__GSPAN ? (int)((size_t)first[s] + GAN__GSPAN - end) : 0;
+            int shift = end[s] - first[s] < GAN__GSPAN ? first[s] + GAN__GSPAN - end[s] : 0;
             plan->base[s] = first[s] - shift;
-            for (lane = 0; lane < GAN__GVEC; lane++)
-                if (plan->lanes[s] >> lane & 1) plan->rel[lane] = (unsigned char)(plan->rel[lane] + shift);
+            if (shift)
+                for (lane = 0; lane < GAN__GVEC; lane++)
+                    if (plan->lanes[s] >> lane & 1) plan->rel[lane] = (unsigned char)(plan->rel[lane] + shift);
         }
         for (s = plan->runs; s < 2; s++) plan->base[s] = plan->base[0]; /* filling no lane */
     }
@@ -3568,7 +3571,8 @@ typedef struct gan__conv_work {
     gan_float *col, *side, *wpack; /* wpack: the weights prepacked as the GEMM's A */
     gan__im2col_src im; /* the chunk's columns as a GEMM operand, its window table in the scratch */
     int *sum_at, sum_width; /* col2im as sums: input position p (one channel of one sample) is the sum
-                               over e < sum_width of col[sum_at[e hw + p]], each entry -1 for none */
+                               over e < sum_width of col[sum_at[e hw + p]], each entry -1 for none
+                               (made only where there is no spread) */
     const gan__spread *spread; /* AVX-512's col2im by rows (gan__spread_table), or NULL */
 } gan__conv_work;
 
@@ -3633,18 +3637,20 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.im.kk_n = L->k * L->k;
     w.im.hw = w.g.h * w.g.w;
     w.sum_at = window + (size_t)w.im.kk_n * w.im.ld;
-    w.sum_width = gan__col2im_table(w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw,
-                                    gan__col2im_width_bound(&w.g));
+    w.sum_width = 0;
     w.im.plan = NULL;
     w.spread = NULL;
     w.im.plan_ld = gan__plan_blocks((size_t)w.im.ld);
-    if (gan__isa()->planned) {
+    if (!gan__isa()->planned) {
+        w.sum_width = gan__col2im_table(w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw,
+                                        gan__col2im_width_bound(&w.g));
+    } else { /* col2im by rows needs no table of its own */
         gan__gblock *plans = (gan__gblock *)(void *)(w.sum_at + gan__col2im_width_bound(&w.g) * (size_t)w.im.hw);
         gan__spread *spread = (gan__spread *)(void *)(plans + (size_t)w.im.kk_n * w.im.plan_ld);
         int r;
         for (r = 0; r < w.im.kk_n; r++)
-            gan__gather_plan(plans + (size_t)r * w.im.plan_ld, window + (size_t)r * w.im.ld, w.im.ld, w.count,
-                             (size_t)w.im.hw);
+            gan__gather_plan(plans + (size_t)r * w.im.plan_ld, window + (size_t)r * w.im.ld, w.im.ld, (int)w.count,
+                             w.im.hw);
         gan__spread_table(spread, &w.g);
         w.im.plan = plans;
         w.spread = spread;
@@ -3679,39 +3685,64 @@ static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
 }
 
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
-/* col2im of n samples, image row by image row: a vector of a row is zero plus, for each kernel row
-   kh whose window covers the row and each kernel column kw in turn, the permuted column values of
-   output row oh that land there (gan__spread) - the order gan__col2im_part's sums add them in.
-   Channel by channel over all n samples, so that the channel's rows of col (samples side by side)
-   are read from start to end while they sit in L1. */
-__attribute__((target("avx512f"))) static void gan__col2im_avx512(float *x, const float *col, int n,
-                                                                  const gan__conv_work *w)
+/* One vector of an image row's col2im in nb (1 or 4) samples plane apart: zero plus, for each
+   kernel row kh from kh0 on, every stride-th while its window covers the row, and each kernel
+   column kw in turn, the permuted column values of the output row that land there (gan__spread).
+   Four samples make four chains of adds, which overlap. */
+#define GAN__SPREAD_ADD(acc, off) \
+    acc = _mm512_mask_add_ps(acc, lanes, acc, _mm512_maskz_permutexvar_ps(lanes, at, _mm512_loadu_ps(r + (off))))
+__attribute__((target("avx512f"))) static inline void
+gan__col2im_vector_avx512(float *xv, size_t count, const float *col, int plane, int nb, int ih, int kh0, int v, int c,
+                          const gan__conv_work *w)
 {
     const gan_conv_geom *g = &w->g;
-    int c, s, ih, kh, kw, v, nv = gan__plan_blocks((size_t)g->w), kk_n = g->k * g->k;
-    for (c = 0; c < g->c; c++)
-        for (s = 0; s < n; s++)
-            for (ih = 0; ih < g->h; ih++)
-                for (v = 0; v < nv; v++) {
-                    float *xv = x + (size_t)s * w->count + (size_t)c * w->im.hw + (size_t)ih * g->w + v * GAN__GVEC;
-                    int left = g->w - v * GAN__GVEC;
-                    __m512 acc = _mm512_setzero_ps();
-                    for (kh = 0; kh < g->k; kh++) {
-                        int t = ih + g->pad - kh;
-                        const float *row;
-                        if (t < 0 || t % g->stride != 0 || t / g->stride >= g->oh) continue;
-                        row = col + (size_t)(c * kk_n + kh * g->k) * w->col_ld + (size_t)s * w->plane +
-                              (size_t)(t / g->stride) * g->ow;
-                        for (kw = 0; kw < g->k; kw++, row += w->col_ld) {
-                            const gan__spread *sp = w->spread + (size_t)kw * nv + v;
-                            __m512 vals = _mm512_maskz_permutexvar_ps((__mmask16)sp->lanes, gan__bytes_avx512(sp->at),
-                                                                      _mm512_loadu_ps(row + sp->ow_lo));
-                            acc = _mm512_mask_add_ps(acc, (__mmask16)sp->lanes, acc, vals);
-                        }
-                    }
-                    if (left >= GAN__GVEC) _mm512_storeu_ps(xv, acc);
-                    else _mm512_mask_storeu_ps(xv, (__mmask16)((1u << left) - 1), acc);
-                }
+    int kh, kw, nv = gan__plan_blocks((size_t)g->w), left = g->w - v * GAN__GVEC;
+    __mmask16 tail = (__mmask16)(left >= GAN__GVEC ? 0xFFFF : (1u << left) - 1);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (kh = kh0; kh < g->k && ih + g->pad - kh >= 0; kh += g->stride) {
+        const float *row = col + (size_t)(c * g->k + kh) * g->k * w->col_ld +
+                           (size_t)((ih + g->pad - kh) / g->stride) * g->ow;
+        for (kw = 0; kw < g->k; kw++, row += w->col_ld) {
+            const gan__spread *sp = w->spread + (size_t)kw * nv + v;
+            __mmask16 lanes = (__mmask16)sp->lanes;
+            __m512i at = gan__bytes_avx512(sp->at);
+            const float *r = row + sp->ow_lo;
+            GAN__SPREAD_ADD(a0, 0);
+            if (nb == 4) {
+                GAN__SPREAD_ADD(a1, plane);
+                GAN__SPREAD_ADD(a2, 2 * plane);
+                GAN__SPREAD_ADD(a3, 3 * plane);
+            }
+        }
+    }
+    _mm512_mask_storeu_ps(xv, tail, a0);
+    if (nb == 4) {
+        _mm512_mask_storeu_ps(xv + count, tail, a1);
+        _mm512_mask_storeu_ps(xv + 2 * count, tail, a2);
+        _mm512_mask_storeu_ps(xv + 3 * count, tail, a3);
+    }
+}
+#undef GAN__SPREAD_ADD
+
+/* col2im of n samples' channels c_lo .. c_hi, image row by image row, vector by vector, in the order
+   gan__col2im_part's sums add them. The first kernel row covering image row ih is kh0 = (ih + pad)
+   mod stride, past those whose output row would be beyond the last. */
+__attribute__((target("avx512f"))) static void gan__col2im_avx512(float *x, const float *col, int n, int c_lo,
+                                                                  int c_hi, const gan__conv_work *w)
+{
+    const gan_conv_geom *g = &w->g;
+    int c, s, ih, v, nv = gan__plan_blocks((size_t)g->w);
+    for (c = c_lo; c < c_hi; c++)
+        for (ih = 0; ih < g->h; ih++) {
+            int kh0 = (ih + g->pad) % g->stride, oh = (ih + g->pad) / g->stride;
+            for (; oh >= g->oh; oh--) kh0 += g->stride;
+            for (v = 0; v < nv; v++)
+                for (s = 0; s < n; s += n - s >= 4 ? 4 : 1)
+                    gan__col2im_vector_avx512(x + (size_t)s * w->count + (size_t)c * w->im.hw + (size_t)ih * g->w +
+                                                  v * GAN__GVEC,
+                                              w->count, col + (size_t)s * w->plane, w->plane, n - s >= 4 ? 4 : 1, ih,
+                                              kh0, v, c, w);
+        }
 }
 #endif
 
@@ -3726,7 +3757,7 @@ static void gan__col2im_part(void *ctx, size_t lo, size_t hi)
     int s, c, e, hw = w->im.hw;
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
     if (w->spread) {
-        gan__col2im_avx512(u->out + lo * w->count, u->in + lo * w->plane, (int)(hi - lo), w);
+        gan__col2im_avx512(u->out + lo * w->count, u->in + lo * w->plane, (int)(hi - lo), 0, w->g.c, w);
         return;
     }
 #endif
@@ -3750,6 +3781,76 @@ static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_floa
     u.first = first;
     u.w = w;
     gan__parallel_for(part, &u, (size_t)nc, 1);
+}
+
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE) && !defined(GAN__USER_GEMM)
+/* col = W^T B then its col2im, fused: each thread takes whole channels of col's rows (c k k each),
+   a group of rows at a time (at most a GEMM row block, a multiple of the kernels' mr rows), and sums
+   a group into the images while it is still in the cache: col is written and read back once, where
+   the product and then col2im over all of it (a megabyte and more) would go through memory. */
+typedef struct gan__fused_col2im {
+    gan__gemm_job job;
+    const gan__conv_work *w;
+    gan_float *out; /* the first sample's image */
+    int n, per_thread, group; /* samples; channels a thread, a group */
+} gan__fused_col2im;
+
+static void gan__fused_col2im_part(void *ctx, int t, int nt)
+{
+    const gan__fused_col2im *u = (const gan__fused_col2im *)ctx;
+    int kk_n = u->w->im.kk_n, c0 = t * u->per_thread, end = c0 + u->per_thread, c1;
+    (void)nt;
+    if (end > u->w->g.c) end = u->w->g.c;
+    for (; c0 < end; c0 = c1) {
+        c1 = c0 + u->group < end ? c0 + u->group : end;
+        gan__gemm_range(&u->job, gan__pack_of(u->job.pack0, t), c0 * kk_n, c1 * kk_n, 0, u->job.N);
+        gan__col2im_avx512(u->out, u->job.C, u->n, c0, c1, u->w);
+    }
+}
+#endif
+
+/* out (nt samples, the im2col side's images) = col2im(W^T B) with W's transpose prepacked in Wp
+   (gan__conv_weights), B the K x (nt plane) block at B (rows ldb apart), through w->col. */
+static void gan__col2im_product(const gan_layer *L, const gan__conv_work *w, const gan_float *Wp, int K,
+                                const gan_float *B, int ldb, int nt, gan_float *out)
+{
+#if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE) && !defined(GAN__USER_GEMM)
+    if (w->spread) {
+        gan__fused_col2im u;
+        int mr = gan__isa()->mr, kk_n = w->im.kk_n, a, b, step, threads = gan_threads();
+        for (a = mr, b = kk_n; b; step = a % b, a = b, b = step) {} /* a = gcd(mr, k k) */
+        step = mr / a; /* channels whose rows are a multiple of mr */
+        memset(&u, 0, sizeof u);
+        u.job.isa = gan__isa();
+        u.job.trans_a = 1;
+        u.job.M = w->ckk;
+        u.job.N = nt * w->plane;
+        u.job.K = K;
+        u.job.alpha = 1;
+        u.job.A = L->W;
+        u.job.lda = w->ckk;
+        u.job.apacked = Wp;
+        u.job.B = B;
+        u.job.ldb = ldb;
+        u.job.C = w->col;
+        u.job.ldc_i = (size_t)w->col_ld;
+        u.job.ldc_j = 1;
+        u.job.pack0 = L->pack;
+        u.w = w;
+        u.out = out;
+        u.n = nt;
+        if ((double)w->ckk * u.job.N * K < GAN__PARALLEL_MIN_FMAS) threads = 1;
+        u.per_thread = (w->g.c + threads - 1) / threads;
+        u.per_thread = (u.per_thread + step - 1) / step * step;
+        u.group = GAN__MC / kk_n / step * step;
+        if (u.group < step) u.group = step;
+        threads = (w->g.c + u.per_thread - 1) / u.per_thread;
+        gan__parallel(gan__fused_col2im_part, &u, threads);
+        return;
+    }
+#endif
+    gan__matmul_w(L, Wp, 1, w->ckk, nt * w->plane, K, L->W, w->ckk, B, ldb, 0, w->col, w->col_ld);
+    gan__unfold_batch(gan__col2im_part, out, w->col, 0, nt, w);
 }
 
 /* Makes the im2col of the chunk's nc images at x the GEMM operand of gan__matmul_columns. The packed
@@ -3849,9 +3950,8 @@ static void gan__conv2d_backward(gan_layer *L, const gan__fwd *f, const gan__bwd
             if (b->dparams) gan__conv_dW(L, &w, f->x[0] + (size_t)s0 * in_count, nc, L->out_ch, dY, cols, L->dW);
             for (t0 = 0; dx && t0 < nc; t0 += w.col_chunk) { /* col holds dcol (im2col's copy, if any, being done with) */
                 int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
-                gan__matmul_w(L, Wp, 1, w.ckk, nt * w.plane, L->out_ch, L->W, w.ckk, dY + (size_t)t0 * w.plane, cols, 0,
-                              w.col, w.col_ld);
-                gan__unfold_batch(gan__col2im_part, dx + (size_t)(s0 + t0) * in_count, w.col, 0, nt, &w);
+                gan__col2im_product(L, &w, Wp, L->out_ch, dY + (size_t)t0 * w.plane, cols, nt,
+                                    dx + (size_t)(s0 + t0) * in_count);
             }
         }
     if (b->dbias && L->db) gan__channel_bias_grad(L->db, b->dy, f->n, L->out_ch, (size_t)w.plane);
@@ -3870,9 +3970,8 @@ static void gan__conv_transpose2d_forward(gan_layer *L, const gan__fwd *f)
         const gan_float *X = gan__batch_operand(w.side, f->x[0] + (size_t)s0 * in_count, nc, L->in_ch, (size_t)w.plane);
         for (t0 = 0; t0 < nc; t0 += w.col_chunk) {
             int nt = nc - t0 < w.col_chunk ? nc - t0 : w.col_chunk;
-            gan__matmul_w(L, Wp, 1, w.ckk, nt * w.plane, L->in_ch, L->W, w.ckk, X + (size_t)t0 * w.plane, cols, 0, w.col,
-                          w.col_ld);
-            gan__unfold_batch(gan__col2im_part, f->y + (size_t)(s0 + t0) * out_count, w.col, 0, nt, &w);
+            gan__col2im_product(L, &w, Wp, L->in_ch, X + (size_t)t0 * w.plane, cols, nt,
+                                f->y + (size_t)(s0 + t0) * out_count);
         }
     }
     if (L->b && f->bias) gan__add_channel_bias(f->y, L->b, f->n, L->out_ch, (size_t)L->out.h * L->out.w);

@@ -328,7 +328,9 @@ static void run_twins(const spec *sp, int batch, gan_rng *rng)
     w = gan__conv_scratch(L, batch);
     plain = w;
     plain.im.plan = NULL;
-    plain.spread = NULL;
+    plain.spread = NULL; /* and the table of per-pixel sums, which the AVX-512 path does not make */
+    plain.sum_width = gan__col2im_table(plain.sum_at, plain.im.window, plain.im.ld, plain.col_ld, plain.im.kk_n,
+                                        plain.plane, plain.im.hw, gan__col2im_width_bound(&plain.g));
     x = (gan_float *)xcalloc((size_t)w.chunk * w.count, sizeof(gan_float));
     gan_fill_normal(x, (size_t)w.chunk * w.count, 0, 1, rng);
     w.im.x = plain.im.x = x;
