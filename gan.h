@@ -290,8 +290,9 @@
       D's gradients, exactly: not by finite differences, and without a backward-of-backward. With
       v = dP/dg held fixed, dP/dtheta = d<v, g>/dtheta, and <v_i, g_i> is the forward-mode derivative
       of D at x_i along v_i; so D runs forward on x and on the tangent v together and one backward
-      carries both adjoints, each op contributing its second-order terms (LayerNorm, Tanh, Sigmoid,
-      Mul, Inner). Where ||g_i|| = 0 the factor (||g_i|| - 1) / ||g_i|| is taken as 0, as PyTorch's
+      carries the adjoints back, each op contributing its second-order terms (LayerNorm, Tanh,
+      Sigmoid, Mul, Inner). The tangent's adjoints are the gradients of the backward that found g
+      (the same linear backward from the same seed), kept for the ops that read them. Where ||g_i|| = 0 the factor (||g_i|| - 1) / ||g_i|| is taken as 0, as PyTorch's
       norm backward does. Build D with GAN_BUILD_PENALTY. BatchNorm and Dropout in training mode
       couple samples or draw noise, so between x and the first output they are refused, naming the node
       (LayerNorm is the usual critic norm). A WGAN-GP critic step:
@@ -3183,10 +3184,12 @@ typedef struct gan__dual_call {
 typedef struct gan__op gan__op;
 
 /* One kind of op, described once. Gradient penalties use the last two: the tangent (forward-mode
-   derivative) ty = J tx along input tangents tx, and the dual backward, which carries two adjoints
-   back at once: `primal` (dL/dy -> dL/dx, zero when d->primal_zero) and d->tan (dL/dty -> dL/dtx),
-   with the cross term d<dL/dty, J tx>/dx added to the primal dx and dL/dparameters from both. dual
-   returns whether it wrote the primal dx (not when it is zero). */
+   derivative) ty = J tx along input tangents tx, and the dual backward, which carries the primal
+   adjoint back (`primal`: dL/dy -> dL/dx, zero when d->primal_zero) given the tangent adjoint
+   d->tan.dy = dL/dty, adding the cross term d<dL/dty, J tx>/dx to the primal dx and dL/dparameters
+   from both. The tangent adjoints need no pass of their own: they are the penalty's first backward's
+   gradients (gan__dual_nodes), so d->tan.dx is NULL (each op leaves a NULL dx alone). dual returns
+   whether it wrote the primal dx (not when it is zero). */
 struct gan__op {
     gan_layer_kind kind;
     const char *name;
@@ -3241,20 +3244,21 @@ static void gan__tangent_diagonal(const gan__op *op, gan_layer *L, const gan__fw
     op->backward(L, f, &b);
 }
 
-/* Dual backward of an op without a second-order term: each adjoint goes through the op's backward.
-   For an op marked GAN__BILINEAR (Linear, convolutions) the tangent half reads the tangents where
-   the primal half reads the inputs, so dW += dty tx^T; no bias term (the bias never reaches a tangent). */
+/* Dual backward of an op without a second-order term: the primal adjoint goes through the op's
+   backward. The tangent adjoint adds only, for an op marked GAN__BILINEAR (Linear, convolutions),
+   dW += dty tx^T (the backward reading the tangents where it reads the inputs; no bias term: the
+   bias never reaches a tangent). */
 static int gan__dual_linear(const gan__op *op, gan_layer *L, const gan__fwd *f, const gan__bwd *primal, const gan__dual_call *d)
 {
-    const gan_float *const *tx = d->tx;
-    const gan__bwd *tan = &d->tan;
     int primal_zero = d->primal_zero;
-    gan__fwd t = *f;
-    gan__bwd tb = *tan;
     if (!primal_zero) op->backward(L, f, primal);
-    if (op->flags & GAN__BILINEAR) t.x = tx;
-    tb.dbias = 0;
-    op->backward(L, &t, &tb);
+    if ((op->flags & GAN__BILINEAR) && d->tan.dparams) {
+        gan__fwd t = *f;
+        gan__bwd tb = d->tan;
+        t.x = d->tx;
+        tb.dbias = 0;
+        op->backward(L, &t, &tb);
+    }
     return !primal_zero;
 }
 
@@ -5283,6 +5287,14 @@ static const gan__op gan__ops[] = {
       gan__inner_tangent, gan__inner_dual }
 };
 
+/* Whether a layer's dual backward reads its tangent adjoint dL/dty: a second-order term of its own,
+   or a bilinear op's dW (gan__dual_linear). */
+static int gan__reads_tangent_adjoint(const gan_layer *L)
+{
+    const gan__op *op = &gan__ops[L->kind];
+    return op->dual != gan__dual_linear || ((op->flags & GAN__BILINEAR) && L->nW > 0);
+}
+
 #define GAN__N_OPS ((int)(sizeof gan__ops / sizeof gan__ops[0]))
 
 /* What the layer's backward reads: its row's flags, except a LeakyReLU with a negative slope, whose
@@ -5975,10 +5987,11 @@ typedef struct gan__pnode {
     gan_float *iact, *isaved; /* the same for gan_net_infer */
     gan_float *grad;    /* dL/d this output, in backward (inputs: what gan_net_input_grad returns) */
     gan_tensor dx;      /* inputs: grad as a tensor */
-    gan_float *pgrad, *tgrad, *tan; /* gan_net_penalty: the primal and tangent adjoints, and the tangent */
+    gan_float *pgrad, *tan; /* gan_net_penalty: the primal adjoint, and the tangent */
+    gan_float *tgrad;       /* ... and the tangent adjoint, where the dual reads it: grad, kept */
     /* per call */
     unsigned char need;  /* backward: its gradient is needed */
-    unsigned char pzero, tzero; /* penalty: its primal / tangent adjoint is zero */
+    unsigned char pzero; /* penalty: its primal adjoint is zero */
     unsigned char feeds; /* penalty: a gradient flows from the first output to it */
     unsigned char down;  /* penalty: it depends on the input differentiated and feeds the first output */
     const char *name;
@@ -5990,8 +6003,8 @@ typedef struct gan__pedge {
     int diff; /* a gradient flows along it (not into Embedding's class index) */
     int own;  /* its gradient goes to a buffer of its own, added to src's before src's backward; else
                  it is the first to reach src and writes src's buffer itself */
-    gan_float *grad, *pgrad, *tgrad;
-    unsigned char pzero, tzero;
+    gan_float *grad, *pgrad;
+    unsigned char pzero;
 } gan__pedge;
 
 /* The block that holds region S and the scratch: the memory that lives only inside one call. One
@@ -6178,15 +6191,20 @@ static void gan__request_forward(gan__planning *pl, int base, int end, int train
 
 /* Requests for one backward-like schedule (backward, or the penalty's dual backward when dual):
    each reaching node's gradient from its first writer to its own step, each own edge from its
-   consumer's step to its source's sum step. Inputs: the backward's persist; the dual's are not needed. */
+   consumer's step to its source's sum step. Inputs: the backward's persist; the dual's are not needed.
+   With GAN_BUILD_PENALTY, the gradient of a node whose dual reads its tangent adjoint lives on to
+   the end, not in place, and is that adjoint (the dual asks for primal adjoints only): the tangent
+   adjoints obey the same linear backward from the same seed (1 a sample at the first output) as the
+   penalty's first backward, gan_net_penalty's step 1. */
 static void gan__request_grads(gan__planning *pl, int base, int dual)
 {
     const gan__plan *P = pl->P;
     const gan__steps *s = &pl->st;
-    int k, e, copies = dual ? 2 : 1, c;
+    int k, e;
     for (k = 0; k < P->n_nodes; k++) {
         const gan__pnode *nd = &P->nodes[k];
         int first = s->end, last;
+        int keeps = (P->flags & GAN_BUILD_PENALTY) && nd->layer && gan__reads_tangent_adjoint(nd->layer);
         if (!nd->layer && dual) continue;
         if (!nd->layer && !dual) {
             pl->ns[k].grad = gan__request(pl, gan__mul(pl->batch, nd->count), 0, s->end);
@@ -6200,31 +6218,29 @@ static void gan__request_grads(gan__planning *pl, int base, int dual)
                 first = gan__op_step(s, base, ed->dst);
         }
         last = gan__op_step(s, base, k);
-        if (!dual && gan__in_place_grad(P, k) >= 0) { /* dL/dx over dL/dy: one buffer from dL/dy's first
+        if (dual) {
+            pl->ns[k].pgrad = gan__request(pl, gan__mul(pl->batch, nd->count), first, last);
+            pl->ns[k].tgrad = keeps ? pl->ns[k].grad : GAN__NO_BUFFER;
+            continue;
+        }
+        if (keeps) last = s->end;
+        if (!keeps && gan__in_place_grad(P, k) >= 0) { /* dL/dx over dL/dy: one buffer from dL/dy's first
                                                          writer to the end of dL/dx's use */
             int src = gan__in_place_grad(P, k), idx = pl->ns[src].grad;
             if (pl->reqs[idx].first > first) pl->reqs[idx].first = first;
             pl->ns[k].grad = idx;
             continue;
         }
-        for (c = 0; c < copies; c++) {
-            int idx = gan__request(pl, gan__mul(pl->batch, nd->count), first, last);
-            if (!dual) pl->ns[k].grad = idx;
-            else if (c == 0) pl->ns[k].pgrad = idx;
-            else pl->ns[k].tgrad = idx;
-        }
+        pl->ns[k].grad = gan__request(pl, gan__mul(pl->batch, nd->count), first, last);
     }
     for (e = 0; e < P->n_edges; e++) {
         const gan__pedge *ed = &P->edges[e];
         const gan__pnode *src = &P->nodes[ed->src];
+        int idx;
         if (!ed->own || (dual && !src->layer)) continue;
-        for (c = 0; c < copies; c++) {
-            int idx = gan__request(pl, gan__mul(pl->batch, src->count), gan__op_step(s, base, ed->dst),
-                                   gan__sum_step(s, base, ed->src));
-            if (!dual) pl->es[e].grad = idx;
-            else if (c == 0) pl->es[e].pgrad = idx;
-            else pl->es[e].tgrad = idx;
-        }
+        idx = gan__request(pl, gan__mul(pl->batch, src->count), gan__op_step(s, base, ed->dst),
+                           gan__sum_step(s, base, ed->src));
+        *(dual ? &pl->es[e].pgrad : &pl->es[e].grad) = idx;
     }
 }
 
@@ -6552,7 +6568,6 @@ static void gan__net_rebase(gan_net *net, gan__transient *to)
     for (e = 0; e < P->n_edges; e++) {
         GAN__MOVE(P->edges[e].grad);
         GAN__MOVE(P->edges[e].pgrad);
-        GAN__MOVE(P->edges[e].tgrad);
     }
     for (k = 0; k < net->n_layers; k++) {
         GAN__MOVE(net->layers[k].pack);
@@ -6759,9 +6774,9 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
         return NULL;
     }
 
-    /* Plan the two regions. A node makes at most 8 requests (act, saved, iact, isaved, grad, pgrad,
-       tgrad, tan) and an edge 3 (grad, pgrad, tgrad). */
-    cap = gan__add(gan__mul(8, (size_t)g->n_nodes), gan__mul(3, (size_t)g->n_edges));
+    /* Plan the two regions. A node makes at most 7 requests (act, saved, iact, isaved, grad, pgrad,
+       tan) and an edge 2 (grad, pgrad). */
+    cap = gan__add(gan__mul(7, (size_t)g->n_nodes), gan__mul(2, (size_t)g->n_edges));
     if (cap >= INT_MAX) { /* and so n_nodes + n_edges too */
         GAN_FREE(net);
         gan__fail("gan_net_build: too many nodes and edges to plan");
@@ -6861,7 +6876,6 @@ GANDEF gan_net *gan_net_build(const gan_graph *g, int max_batch, unsigned flags,
     for (e = 0; e < g->n_edges; e++) {
         P->edges[e].grad = GAN__SLOT(rg.s, pl.es[e].grad);
         P->edges[e].pgrad = GAN__SLOT(rg.s, pl.es[e].pgrad);
-        P->edges[e].tgrad = GAN__SLOT(rg.s, pl.es[e].tgrad);
     }
 #undef GAN__SLOT
     gan__plan_free(reqs, order, slots);
@@ -7261,10 +7275,11 @@ static void gan__gather(gan_float *dst, unsigned char *dst_zero, const gan_float
     *dst_zero = 0;
 }
 
-/* The dual backward: both adjoints from the last node to the first. A node whose tangent adjoint is
-   zero, or whose tangent is (it does not depend on the input differentiated), needs only its
-   ordinary backward on the primal adjoint; a node with both adjoints zero is skipped. Inputs get
-   no adjoints (nothing asks for them); parameters get dL/dW from both halves. */
+/* The dual backward: the primal adjoints from the last node to the first, each node's dual reading
+   its tangent adjoint where the penalty's first backward left it (its gradient, kept by the plan:
+   gan__request_grads). A node whose tangent is zero (it does not depend on the input
+   differentiated) needs only its ordinary backward on the primal adjoint; one with that zero too is
+   skipped. Inputs get no adjoints (nothing asks for them); parameters get dL/dW from both halves. */
 static void gan__dual_nodes(gan_net *net, gan__mode mode)
 {
     gan__plan *P = net->plan;
@@ -7275,23 +7290,22 @@ static void gan__dual_nodes(gan_net *net, gan__mode mode)
         gan__fwd f;
         gan__bwd pb;
         gan__dual_call d;
-        int wrote_p, wrote_t;
+        int wrote_p;
         if (!nd->layer || !nd->reaches) continue;
         op = &gan__ops[nd->layer->kind];
         for (i = 0; i < nd->n_out; i++) {
             gan__pedge *ed = &P->edges[P->out_edges[nd->first_out + i]];
             if (!ed->own) continue;
             gan__gather(nd->pgrad, &nd->pzero, ed->pgrad, ed->pzero, (size_t)n * nd->count);
-            gan__gather(nd->tgrad, &nd->tzero, ed->tgrad, ed->tzero, (size_t)n * nd->count);
         }
-        if (nd->pzero && nd->tzero) continue;
+        if (nd->pzero && !nd->down) continue;
         f = gan__node_call(net, k, n, mode, 0);
         for (i = 0; i < nd->n_in; i++) {
             const gan__pedge *ed = &P->edges[nd->first_in + i];
             const gan__pnode *src = &P->nodes[ed->src];
             int to = ed->diff && src->layer != NULL;
             P->dxs[i] = to ? (ed->own ? ed->pgrad : src->pgrad) : NULL;
-            P->dtxs[i] = to && src->down ? (ed->own ? ed->tgrad : src->tgrad) : NULL;
+            P->dtxs[i] = NULL;
             P->txs[i] = src->tan;
         }
         pb.dy = nd->pgrad;
@@ -7303,20 +7317,17 @@ static void gan__dual_nodes(gan_net *net, gan__mode mode)
         d.tan.dx = P->dtxs;
         d.primal_zero = nd->pzero;
         gan__sn_begin(nd->layer, pb.dparams);
-        if (nd->tzero || !nd->down) {
+        if (!nd->down) {
             if (!nd->pzero) op->backward(nd->layer, &f, &pb);
             wrote_p = !nd->pzero;
-            wrote_t = 0;
         } else {
             wrote_p = op->dual(op, nd->layer, &f, &pb, &d);
-            wrote_t = 1;
         }
         gan__sn_end(nd->layer, pb.dparams);
         for (i = 0; i < nd->n_in; i++) {
             gan__pedge *ed = &P->edges[nd->first_in + i];
             gan__pnode *src = &P->nodes[ed->src];
             if (P->dxs[i]) *(ed->own ? &ed->pzero : &src->pzero) = (unsigned char)!wrote_p;
-            if (P->dtxs[i]) *(ed->own ? &ed->tzero : &src->tzero) = (unsigned char)!wrote_t;
         }
     }
 }
@@ -7355,7 +7366,6 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
     gan__pnode *x, *out;
     gan__mode mode;
     int k, i, n;
-    size_t j;
     GAN_ASSERT(net && penalty && xs && "gan_net_penalty: NULL argument");
     P = net->plan;
     GAN_ASSERT(wrt >= 0 && wrt < net->n_inputs && "gan_net_penalty: wrt must name an input");
@@ -7429,11 +7439,10 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
         gan__sn_end(nd->layer, 0);
     }
 
-    /* 4. backpropagate sum_i <v_i, g_i> through the primal and the tangent together */
-    for (k = 0; k < P->n_nodes; k++) P->nodes[k].pzero = P->nodes[k].tzero = 1;
-    for (k = 0; k < P->n_edges; k++) P->edges[k].pzero = P->edges[k].tzero = 1;
-    for (j = 0; j < (size_t)n; j++) out->tgrad[j] = 1;
-    out->tzero = 0;
+    /* 4. backpropagate sum_i <v_i, g_i> through the primal and the tangent together: the tangent
+          adjoints, seeded 1 a sample at the output, are step 1's gradients */
+    for (k = 0; k < P->n_nodes; k++) P->nodes[k].pzero = 1;
+    for (k = 0; k < P->n_edges; k++) P->edges[k].pzero = 1;
     gan__dual_nodes(net, mode);
     return 1;
 }
