@@ -1,4 +1,4 @@
-/* gan.h - v0.5.1 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.5.2 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -231,7 +231,7 @@
       share memory: the training forward's outputs and saved values (kept until backward when
       backward reads them, reused as soon as nothing will), and one region shared by sampling, the
       backward's gradients and the penalty's passes (which never run at once); then one scratch area
-      (the GEMM's packing buffer, about 660 KiB, and the largest convolution's columns and tables).
+      (the GEMM's packing buffer, about 670 KiB, and the largest convolution's columns and tables).
       ReLU, LeakyReLU and BatchNorm work in place where nothing else reads their input: their output
       takes the input's memory (a ReLU after a BatchNorm, in training), and their dL/dx that of dL/dy.
       Every size is computed with overflow-checked arithmetic; a plan past GAN_MAX_ARENA_BYTES is
@@ -387,7 +387,7 @@
       options compute the same bits (tests/run compares them); builds with other options, compilers or
       kernel paths (gan_set_isa) may differ in the last bits.
 
-   LIMITATIONS (v0.5.1)
+   LIMITATIONS (v0.5.2)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -399,7 +399,7 @@
         the baseline kernel.
       - gan_last_error() is one pointer per program (per file with GAN_STATIC), not per thread.
       - Conv layers are square-kernel, no dilation, no groups.
-      - gan_gemm on its own allocates its packing buffer (about 660 KiB) per call; networks use the
+      - gan_gemm on its own allocates its packing buffer (about 670 KiB) per call; networks use the
         one in their arena.
       - Checkpoints hold gan_trainer's state or one network's; a training loop of your own saves its
         networks with gan_net_write and the rest (its streams, counters) itself. gan.h writes
@@ -428,7 +428,7 @@
 
 #define GAN_VERSION_MAJOR 0
 #define GAN_VERSION_MINOR 5
-#define GAN_VERSION_PATCH 1
+#define GAN_VERSION_PATCH 2
 
 #ifndef GANDEF
 #ifdef GAN_STATIC
@@ -12077,6 +12077,10 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
 
 /*
    HISTORY
+      0.5.2  (2026-12)  speed: AVX-512 convolutions without the gather instruction (im2col panels
+                        through per-call gather plans, col2im by image rows fused with the product
+                        that makes its columns); the penalty's dual backward carries the primal
+                        adjoint only (the tangent adjoints are its first backward's gradients).
       0.5.1  (2026-12)  speed: an AVX-512 edge kernel for partial tiles (only the rows and column
                         vectors they reach), transposed operands packed through a 16 x 16 register
                         transpose, GEMM column splits in 16-column strips, the penalty's LayerNorm
