@@ -1668,7 +1668,7 @@ typedef void (*gan__edge_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan
    run's lanes. A block with more runs than GAN__GRUNS, or whose loads could leave their source, is
    `direct`: gathered as the table says. */
 #define GAN__GVEC 16
-#define GAN__GRUNS 4
+#define GAN__GRUNS 3
 #define GAN__GSPAN 32
 typedef struct gan__gblock {
     int base[GAN__GRUNS];              /* each run's first index */
