@@ -292,10 +292,11 @@
       of D at x_i along v_i; so D runs forward on x and on the tangent v together and one backward
       carries the adjoints back, each op contributing its second-order terms (LayerNorm, Tanh,
       Sigmoid, Mul, Inner). The tangent's adjoints are the gradients of the backward that found g
-      (the same linear backward from the same seed), kept for the ops that read them. Where ||g_i|| = 0 the factor (||g_i|| - 1) / ||g_i|| is taken as 0, as PyTorch's
-      norm backward does. Build D with GAN_BUILD_PENALTY. BatchNorm and Dropout in training mode
-      couple samples or draw noise, so between x and the first output they are refused, naming the node
-      (LayerNorm is the usual critic norm). A WGAN-GP critic step:
+      (the same linear backward from the same seed), kept for the ops that read them. Where
+      ||g_i|| = 0 the factor (||g_i|| - 1) / ||g_i|| is taken as 0, as PyTorch's norm backward does.
+      Build D with GAN_BUILD_PENALTY. BatchNorm and Dropout in training mode couple samples or draw
+      noise, so between x and the first output they are refused, naming the node (LayerNorm is the
+      usual critic norm). A WGAN-GP critic step:
           gan_net_zero_grad(D);
           ... forward and backward of the loss on real and fake batches ...
           ... x_hat = eps real + (1 - eps) fake, per sample ...
@@ -1661,8 +1662,8 @@ typedef void (*gan__edge_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan
 #endif
 
 /* A gather plan: how GAN__GVEC consecutive entries of an index table (one AVX-512 vector of floats)
-   are read with plain vector loads instead of the gather instruction, which is slow on every x86
-   core seen here (about 1.5 cycles a float). An im2col window row of a strided convolution is a few
+   are read with plain vector loads instead of the gather instruction, which is slow on the x86
+   cores seen here (about 1.5 cycles a float on AMD Zen 5). An im2col window row of a strided convolution is a few
    runs of nearby indices (one per output row the vector covers), so the lanes fall into runs, each
    within GAN__GSPAN floats of its base: two loads at x + base and one two-register permute fill a
    run's lanes. A block with more runs than GAN__GRUNS, or whose loads could leave their source, is

@@ -1,7 +1,8 @@
 /* tests/test_conv_paths.c - Conv2d and ConvTranspose2d against plain loops, on odd geometries.
 
    The convolution layers never form an im2col matrix the simple way: the packed GEMM gathers the
-   windows straight into its panels through a window table, col2im is a per-pixel sum through tables,
+   windows straight into its panels through a window table (on AVX-512 through gather plans made from
+   it), col2im is a per-pixel sum through tables (on AVX-512 by image rows, fused with the product),
    and a batch runs through the GEMM in chunks of samples (about 1024 columns each, as even as can be).
    Those paths are only as right as their index arithmetic, so each case here runs a one-layer network
    (gan_net_create, gan_net_forward, gan_net_backward) and compares the output y, dL/dx, dL/dweight and
