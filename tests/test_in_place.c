@@ -49,8 +49,9 @@
                      Linear) (T I B), Linear
      critic_ln       the WGAN-GP critic: Conv2d, LeakyReLU(0.2) (T I B), Conv2d, LayerNorm,
                      LeakyReLU(0.2) (T I B), Flatten, Linear(32, 1); penalties in training mode
-     critic_bn_eval  Conv2d, BatchNorm (I B), ReLU (T I B), Conv2d, LeakyReLU(0.2) (T I B), Flatten,
-                     Linear(64, 1); penalties in evaluation mode (BatchNorm on running statistics)
+     critic_bn_eval  Conv2d, BatchNorm (I; never B in a penalty net: its dual reads the dL/dy the
+                     plan keeps as the tangent adjoint), ReLU (T I B), Conv2d, LeakyReLU(0.2) (T I B),
+                     Flatten, Linear(64, 1); penalties in evaluation mode (BatchNorm on running statistics)
 
    So that the equalities are not vacuous, the plan itself (private: net->plan) is read once per
    graph: each expected site shares its input's buffer in the in-place net, in the schedules listed
@@ -248,7 +249,8 @@ static gan_node critic_ln_graph(builder *b, gan_node x)
 static gan_node critic_bn_graph(builder *b, gan_node x)
 {
     gan_node h = gan_apply(b->g, gan_conv2d(1, 4, 3, 1, 1), x); /* (4, 8, 8) */
-    h = ip(b, gan_batchnorm(4), h, AT_INFER | AT_BACK);
+    /* not B in a penalty net: its dual reads its dL/dy (the tangent adjoint), which the plan keeps */
+    h = ip(b, gan_batchnorm(4), h, AT_INFER);
     h = ip(b, gan_relu(), h, AT_TRAIN | AT_INFER | AT_BACK);
     h = gan_apply(b->g, gan_conv2d(4, 4, 4, 2, 1), h); /* (4, 4, 4) */
     h = ip(b, gan_leaky_relu(0.2f), h, AT_TRAIN | AT_INFER | AT_BACK);
