@@ -2365,7 +2365,8 @@ typedef struct gan__gemm_job {
     gan_float alpha, beta;
     const gan_float *A, *B;
     const gan__im2col_src *im; /* B is this im2col operand instead, when not NULL */
-    const gan_float *apacked;  /* op(A) packed already (gan__prepack_a), when not NULL */
+    const gan_float *apacked;  /* op(A) packed already (gan__prepack_a), when not NULL ... */
+    int a_row0, a_rows;        /* ... its row a_row0 this product's row 0, of a_rows it packs (0: M) */
     int lda, ldb;
     gan_float *C;
     size_t ldc_i, ldc_j;
@@ -2378,7 +2379,8 @@ typedef struct gan__gemm_job {
 GAN__BODY const gan_float *gan__a_panels(const gan__gemm_job *job, gan_float *apack, int i0, int mc, int p0, int kc)
 {
     int mr = job->isa->mr;
-    if (job->apacked) return job->apacked + (size_t)p0 * ((job->M + mr - 1) / mr * mr) + (size_t)i0 * kc;
+    int rows = job->a_rows ? job->a_rows : job->M;
+    if (job->apacked) return job->apacked + (size_t)p0 * ((rows + mr - 1) / mr * mr) + (size_t)(job->a_row0 + i0) * kc;
     gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
     return apack;
 }
@@ -2780,6 +2782,7 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     job.C = C;
     job.im = im;
     job.apacked = apacked;
+    job.a_row0 = job.a_rows = 0;
     job.pack0 = pack;
     GAN_ASSERT((!apacked || alpha == 1) && "a prepacked A is packed with alpha 1");
     if (N < job.isa->nr && M > N && !im && !apacked) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
@@ -3692,8 +3695,8 @@ static void gan__im2col_part(void *ctx, size_t lo, size_t hi)
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE)
 /* One vector of an image row's col2im in nb (1 or 4) samples plane apart: zero plus, for each
    kernel row kh from kh0 on, every stride-th while its window covers the row, and each kernel
-   column kw in turn, the permuted column values of the output row that land there (gan__spread).
-   Four samples make four chains of adds, which overlap. */
+   column kw in turn, the permuted column values of the output row that land there (gan__spread);
+   c is the channel's place among col's rows. Four samples make four chains of adds, which overlap. */
 #define GAN__SPREAD_ADD(acc, off) \
     acc = _mm512_mask_add_ps(acc, lanes, acc, _mm512_maskz_permutexvar_ps(lanes, at, _mm512_loadu_ps(r + (off))))
 __attribute__((target("avx512f"))) static inline void
@@ -3729,8 +3732,8 @@ gan__col2im_vector_avx512(float *xv, size_t count, const float *col, int plane, 
 }
 #undef GAN__SPREAD_ADD
 
-/* col2im of n samples' channels c_lo .. c_hi, image row by image row, vector by vector, in the order
-   gan__col2im_part's sums add them. The first kernel row covering image row ih is kh0 = (ih + pad)
+/* col2im of n samples' channels c_lo .. c_hi (col's rows from channel c_lo's first), image row by
+   image row, vector by vector, in the order gan__col2im_part's sums add them. The first kernel row covering image row ih is kh0 = (ih + pad)
    mod stride, past those whose output row would be beyond the last. */
 __attribute__((target("avx512f"))) static void gan__col2im_avx512(float *x, const float *col, int n, int c_lo,
                                                                   int c_hi, const gan__conv_work *w)
@@ -3746,7 +3749,7 @@ __attribute__((target("avx512f"))) static void gan__col2im_avx512(float *x, cons
                     gan__col2im_vector_avx512(x + (size_t)s * w->count + (size_t)c * w->im.hw + (size_t)ih * g->w +
                                                   v * GAN__GVEC,
                                               w->count, col + (size_t)s * w->plane, w->plane, n - s >= 4 ? 4 : 1, ih,
-                                              kh0, v, c, w);
+                                              kh0, v, c - c_lo, w);
         }
 }
 #endif
@@ -3791,8 +3794,9 @@ static void gan__unfold_batch(gan__range_fn part, gan_float *out, const gan_floa
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE) && !defined(GAN__USER_GEMM)
 /* col = W^T B then its col2im, fused: each thread takes whole channels of col's rows (c k k each),
    a group of rows at a time (at most a GEMM row block, a multiple of the kernels' mr rows), and sums
-   a group into the images while it is still in the cache: col is written and read back once, where
-   the product and then col2im over all of it (a megabyte and more) would go through memory. */
+   a group into the images while it is still in the cache: each group's rows are written over the
+   thread's first group's, so col is a few hundred KiB in use where the product and then col2im over
+   all of it (a megabyte and more) would go through memory. */
 typedef struct gan__fused_col2im {
     gan__gemm_job job;
     const gan__conv_work *w;
@@ -3804,12 +3808,17 @@ static void gan__fused_col2im_part(void *ctx, int t, int nt)
 {
     const gan__fused_col2im *u = (const gan__fused_col2im *)ctx;
     int kk_n = u->w->im.kk_n, c0 = t * u->per_thread, end = c0 + u->per_thread, c1;
+    gan__gemm_job job = u->job;
     (void)nt;
     if (end > u->w->g.c) end = u->w->g.c;
+    job.C = u->job.C + (size_t)c0 * kk_n * job.ldc_i; /* the rows of the thread's first group */
+    job.a_rows = u->job.M;
     for (; c0 < end; c0 = c1) {
         c1 = c0 + u->group < end ? c0 + u->group : end;
-        gan__gemm_range(&u->job, gan__pack_of(u->job.pack0, t), c0 * kk_n, c1 * kk_n, 0, u->job.N);
-        gan__col2im_avx512(u->out, u->job.C, u->n, c0, c1, u->w);
+        job.a_row0 = c0 * kk_n;
+        job.M = (c1 - c0) * kk_n;
+        gan__gemm_range(&job, gan__pack_of(u->job.pack0, t), 0, job.M, 0, job.N);
+        gan__col2im_avx512(u->out, job.C, u->n, c0, c1, u->w);
     }
 }
 #endif
