@@ -2366,7 +2366,7 @@ typedef struct gan__gemm_job {
     const gan_float *A, *B;
     const gan__im2col_src *im; /* B is this im2col operand instead, when not NULL */
     const gan_float *apacked;  /* op(A) packed already (gan__prepack_a), when not NULL ... */
-    int a_row0, a_rows;        /* ... its row a_row0 this product's row 0, of a_rows it packs (0: M) */
+    int a_row0, a_rows;        /* ... its row a_row0 this product's row 0, of the a_rows it holds */
     int lda, ldb;
     gan_float *C;
     size_t ldc_i, ldc_j;
@@ -2379,8 +2379,8 @@ typedef struct gan__gemm_job {
 GAN__BODY const gan_float *gan__a_panels(const gan__gemm_job *job, gan_float *apack, int i0, int mc, int p0, int kc)
 {
     int mr = job->isa->mr;
-    int rows = job->a_rows ? job->a_rows : job->M;
-    if (job->apacked) return job->apacked + (size_t)p0 * ((rows + mr - 1) / mr * mr) + (size_t)(job->a_row0 + i0) * kc;
+    if (job->apacked)
+        return job->apacked + (size_t)p0 * ((job->a_rows + mr - 1) / mr * mr) + (size_t)(job->a_row0 + i0) * kc;
     gan__pack_a(apack, job->A, job->lda, job->trans_a, i0, mc, p0, kc, mr, job->alpha);
     return apack;
 }
@@ -2763,18 +2763,13 @@ static double gan__split_cost(int tiles, int width, int other, int K, int nt)
     return strips * width * other * K / 32.0 + strips * width * K + (double)other * K;
 }
 
-/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned). A comes
-   prepacked (gan__prepack_a, alpha 1) when apacked is not NULL; B is the im2col operand im when that
-   is not NULL (then B and ldb are unused). */
-static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
-                             const gan_float *A, int lda, const gan_float *apacked, const gan_float *B, int ldb,
-                             const gan__im2col_src *im, gan_float beta, gan_float *C, int ldc)
+/* The job of the packed GEMM below, and the threads to share it (M, N > 0). */
+static int gan__gemm_job_of(gan__gemm_job *out, gan_float *pack, int trans_a, int trans_b, int M, int N, int K,
+                            gan_float alpha, const gan_float *A, int lda, const gan_float *apacked, const gan_float *B,
+                            int ldb, const gan__im2col_src *im, gan_float beta, gan_float *C, int ldc)
 {
     gan__gemm_job job;
     int nt = gan_threads(), tiles_m, tiles_n;
-    GAN_ASSERT(M >= 0 && N >= 0 && K >= 0 && "gan_gemm: negative size");
-    GAN_ASSERT(lda >= (trans_a ? M : K) && (im || ldb >= (trans_b ? K : N)) && ldc >= N && "gan_gemm: leading dimension too small");
-    if (M == 0 || N == 0) return;
     job.isa = gan__isa();
     job.alpha = alpha;
     job.beta = beta;
@@ -2782,7 +2777,8 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
     job.C = C;
     job.im = im;
     job.apacked = apacked;
-    job.a_row0 = job.a_rows = 0;
+    job.a_row0 = 0;
+    job.a_rows = M;
     job.pack0 = pack;
     GAN_ASSERT((!apacked || alpha == 1) && "a prepacked A is packed with alpha 1");
     if (N < job.isa->nr && M > N && !im && !apacked) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
@@ -2814,6 +2810,23 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
                   gan__split_cost(tiles_m, job.isa->mr, job.N, job.K, nt);
     if ((double)M * N * K < GAN__PARALLEL_MIN_FMAS) nt = 1;
     if (nt > (job.split_n ? tiles_n : tiles_m)) nt = job.split_n ? tiles_n : tiles_m;
+    *out = job;
+    return nt;
+}
+
+/* The packed GEMM with a given packing buffer (GAN__PACK_FLOATS values, 64-byte aligned). A comes
+   prepacked (gan__prepack_a, alpha 1) when apacked is not NULL; B is the im2col operand im when that
+   is not NULL (then B and ldb are unused). */
+static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, int N, int K, gan_float alpha,
+                             const gan_float *A, int lda, const gan_float *apacked, const gan_float *B, int ldb,
+                             const gan__im2col_src *im, gan_float beta, gan_float *C, int ldc)
+{
+    gan__gemm_job job;
+    int nt;
+    GAN_ASSERT(M >= 0 && N >= 0 && K >= 0 && "gan_gemm: negative size");
+    GAN_ASSERT(lda >= (trans_a ? M : K) && (im || ldb >= (trans_b ? K : N)) && ldc >= N && "gan_gemm: leading dimension too small");
+    if (M == 0 || N == 0) return;
+    nt = gan__gemm_job_of(&job, pack, trans_a, trans_b, M, N, K, alpha, A, lda, apacked, B, ldb, im, beta, C, ldc);
     gan__parallel(gan__gemm_part, &job, nt);
 }
 
@@ -3733,8 +3746,9 @@ gan__col2im_vector_avx512(float *xv, size_t count, const float *col, int plane, 
 #undef GAN__SPREAD_ADD
 
 /* col2im of n samples' channels c_lo .. c_hi (col's rows from channel c_lo's first), image row by
-   image row, vector by vector, in the order gan__col2im_part's sums add them. The first kernel row covering image row ih is kh0 = (ih + pad)
-   mod stride, past those whose output row would be beyond the last. */
+   image row, vector by vector, in the order gan__col2im_part's sums add them. The first kernel row
+   covering image row ih is kh0 = (ih + pad) mod stride, past those whose output row would be
+   beyond the last. */
 __attribute__((target("avx512f"))) static void gan__col2im_avx512(float *x, const float *col, int n, int c_lo,
                                                                   int c_hi, const gan__conv_work *w)
 {
@@ -3812,7 +3826,6 @@ static void gan__fused_col2im_part(void *ctx, int t, int nt)
     (void)nt;
     if (end > u->w->g.c) end = u->w->g.c;
     job.C = u->job.C + (size_t)c0 * kk_n * job.ldc_i; /* the rows of the thread's first group */
-    job.a_rows = u->job.M;
     for (; c0 < end; c0 = c1) {
         c1 = c0 + u->group < end ? c0 + u->group : end;
         job.a_row0 = c0 * kk_n;
@@ -3831,29 +3844,15 @@ static void gan__col2im_product(const gan_layer *L, const gan__conv_work *w, con
 #if defined(GAN__DISPATCH_X86) && !defined(GAN_DOUBLE) && !defined(GAN__USER_GEMM)
     if (w->spread) {
         gan__fused_col2im u;
-        int mr = gan__isa()->mr, kk_n = w->im.kk_n, a, b, step, threads = gan_threads();
+        int mr = gan__isa()->mr, kk_n = w->im.kk_n, a, b, step, threads;
         for (a = mr, b = kk_n; b; step = a % b, a = b, b = step) {} /* a = gcd(mr, k k) */
         step = mr / a; /* channels whose rows are a multiple of mr */
-        memset(&u, 0, sizeof u);
-        u.job.isa = gan__isa();
-        u.job.trans_a = 1;
-        u.job.M = w->ckk;
-        u.job.N = nt * w->plane;
-        u.job.K = K;
-        u.job.alpha = 1;
-        u.job.A = L->W;
-        u.job.lda = w->ckk;
-        u.job.apacked = Wp;
-        u.job.B = B;
-        u.job.ldb = ldb;
-        u.job.C = w->col;
-        u.job.ldc_i = (size_t)w->col_ld;
-        u.job.ldc_j = 1;
-        u.job.pack0 = L->pack;
+        /* the product's own job (W^T is prepacked, so never computed transposed), its thread count */
+        threads = gan__gemm_job_of(&u.job, L->pack, 1, 0, w->ckk, nt * w->plane, K, 1, L->W, w->ckk, Wp, B, ldb,
+                                   NULL, 0, w->col, w->col_ld);
         u.w = w;
         u.out = out;
         u.n = nt;
-        if ((double)w->ckk * u.job.N * K < GAN__PARALLEL_MIN_FMAS) threads = 1;
         u.per_thread = (w->g.c + threads - 1) / threads;
         u.per_thread = (u.per_thread + step - 1) / step * step;
         u.group = GAN__MC / kk_n / step * step;
@@ -7449,8 +7448,8 @@ GANDEF int gan_net_penalty(gan_net *net, gan_float *penalty, const gan_tensor *x
         gan__sn_end(nd->layer, 0);
     }
 
-    /* 4. backpropagate sum_i <v_i, g_i> through the primal and the tangent together: the tangent
-          adjoints, seeded 1 a sample at the output, are step 1's gradients */
+    /* 4. backpropagate sum_i <v_i, g_i>: the primal adjoints, with the tangent adjoints (seeded 1 a
+          sample at the output) read where step 1 left them as its gradients */
     for (k = 0; k < P->n_nodes; k++) P->nodes[k].pzero = 1;
     for (k = 0; k < P->n_edges; k++) P->edges[k].pzero = 1;
     gan__dual_nodes(net, mode);
