@@ -1,4 +1,4 @@
-/* gan.h - v0.5.2 - train generative adversarial networks on the CPU, in plain C.
+/* gan.h - v0.5.3 - train generative adversarial networks on the CPU, in plain C.
    No dependencies beyond libc and libm.
 
    Do this:
@@ -388,7 +388,7 @@
       options compute the same bits (tests/run compares them); builds with other options, compilers or
       kernel paths (gan_set_isa) may differ in the last bits.
 
-   LIMITATIONS (v0.5.2)
+   LIMITATIONS (v0.5.3)
       - A graph's layers do not share parameters (apply a layer twice and it gets two sets of them);
         a network built twice from one graph, with gan_net_copy_params, is the way to a twin.
       - Penalties are of the first output's per-sample gradient with respect to one input.
@@ -429,7 +429,7 @@
 
 #define GAN_VERSION_MAJOR 0
 #define GAN_VERSION_MINOR 5
-#define GAN_VERSION_PATCH 2
+#define GAN_VERSION_PATCH 3
 
 #ifndef GANDEF
 #ifdef GAN_STATIC
@@ -1654,9 +1654,11 @@ typedef void (*gan__edge_fn)(int kc, const gan_float *GAN__RESTRICT a, const gan
    loops round each element as the scalar loop does, and sums are never reordered. Only the AVX2 and
    AVX-512 copies of GAN__WIDE loops get it (and the one copy where there is no dispatch): compile
    time is the price. AVX-512's gather has it too, so that gcc inlines it into the GEMM's copy (a
-   function with other optimize options is never inlined). */
+   function with other optimize options is never inlined). Copy and zero loops stay loops there
+   instead of becoming calls to memcpy and memset: the packing copies 6 to 64 values at a time, and
+   a call costs about what such a copy does. */
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
-#define GAN__VECTORIZE __attribute__((optimize("vect-cost-model=dynamic")))
+#define GAN__VECTORIZE __attribute__((optimize("vect-cost-model=dynamic", "no-tree-loop-distribute-patterns")))
 #else
 #define GAN__VECTORIZE
 #endif
@@ -2244,12 +2246,31 @@ GAN__BODY void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__R
     int i, p, r;
     for (i = 0; i < mc; i += mr, dst += (size_t)mr * kc) {
         int rows = mc - i < mr ? mc - i : mr;
-        if (trans_a) { /* row p of the panel is contiguous in A */
+        if (trans_a && rows == GAN__MR_MAX && mr == GAN__MR_MAX) { /* a whole panel: a copy of known width */
+            for (p = 0; p < kc; p++) {
+                const gan_float *GAN__RESTRICT src = A + (size_t)(p0 + p) * lda + i0 + i;
+                gan_float *GAN__RESTRICT d = dst + (size_t)p * GAN__MR_MAX;
+                for (r = 0; r < GAN__MR_MAX; r++) d[r] = alpha * src[r];
+            }
+        } else if (trans_a) { /* row p of the panel is contiguous in A */
             for (p = 0; p < kc; p++) {
                 const gan_float *GAN__RESTRICT src = A + (size_t)(p0 + p) * lda + i0 + i;
                 gan_float *GAN__RESTRICT d = dst + (size_t)p * mr;
                 for (r = 0; r < rows; r++) d[r] = alpha * src[r];
                 for (; r < mr; r++) d[r] = 0;
+            }
+        } else if (rows == GAN__MR_MAX && mr == GAN__MR_MAX) { /* a whole panel (six rows) interleaved */
+            const gan_float *GAN__RESTRICT s0 = A + (size_t)(i0 + i) * lda + p0, *GAN__RESTRICT s1 = s0 + lda,
+                                           *GAN__RESTRICT s2 = s1 + lda, *GAN__RESTRICT s3 = s2 + lda,
+                                           *GAN__RESTRICT s4 = s3 + lda, *GAN__RESTRICT s5 = s4 + lda;
+            gan_float *GAN__RESTRICT d = dst;
+            for (p = 0; p < kc; p++) {
+                d[GAN__MR_MAX * p] = alpha * s0[p];
+                d[GAN__MR_MAX * p + 1] = alpha * s1[p];
+                d[GAN__MR_MAX * p + 2] = alpha * s2[p];
+                d[GAN__MR_MAX * p + 3] = alpha * s3[p];
+                d[GAN__MR_MAX * p + 4] = alpha * s4[p];
+                d[GAN__MR_MAX * p + 5] = alpha * s5[p];
             }
         } else { /* the panel's rows are rows of A: read them side by side, write the panel in order */
             const gan_float *src[GAN__MR_MAX];
@@ -3493,19 +3514,21 @@ GAN__BODY void gan__add_bias_part_body(void *ctx, size_t lo, size_t hi)
 }
 GAN__WIDE(gan__add_bias_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
-/* db[c] += the sum of dy[i][c] over the positions, sample by sample, for the channels c in [lo, hi) */
+/* db[c] += the sum of dy[i][c] over the samples and positions, in double lanes that run on from
+   sample to sample, for the channels c in [lo, hi) */
 GAN__BODY void gan__bias_grad_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__bias_call *u = (const gan__bias_call *)ctx;
     size_t c;
     int i;
-    for (c = lo; c < hi; c++)
+    for (c = lo; c < hi; c++) {
+        double acc[GAN__LANES] = { 0 };
         for (i = 0; i < u->n; i++) {
             const gan_float *GAN__RESTRICT d = u->b + ((size_t)i * u->channels + c) * u->plane;
-            double acc[GAN__LANES] = { 0 };
             GAN__RUN_SUM(acc, u->plane, d[j]);
-            u->y[c] += (gan_float)gan__lanes_total(acc);
         }
+        u->y[c] += (gan_float)gan__lanes_total(acc);
+    }
 }
 GAN__WIDE(gan__bias_grad_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
@@ -3543,17 +3566,21 @@ typedef struct gan__regroup {
     size_t plane;
 } gan__regroup;
 
-static void gan__regroup_part(void *ctx, size_t lo, size_t hi)
+/* The rows are short (a plane of 7 x 7 is 196 bytes): copied in a loop that the vector copies keep
+   inline, where a call to memcpy a row would cost about what the copy does. */
+GAN__BODY void gan__regroup_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__regroup *u = (const gan__regroup *)ctx;
-    size_t r, bytes = u->plane * sizeof(gan_float);
+    size_t r, j;
     for (r = lo; r < hi; r++) {
         size_t s = r / (size_t)u->channels, c = r % (size_t)u->channels;
         size_t batch_at = r * u->plane, operand_at = (c * (size_t)u->n + s) * u->plane;
-        if (u->to_operand) memcpy(u->dst + operand_at, u->src + batch_at, bytes);
-        else memcpy(u->dst + batch_at, u->src + operand_at, bytes);
+        gan_float *GAN__RESTRICT d = u->dst + (u->to_operand ? operand_at : batch_at);
+        const gan_float *GAN__RESTRICT x = u->src + (u->to_operand ? batch_at : operand_at);
+        for (j = 0; j < u->plane; j++) d[j] = x[j];
     }
 }
+GAN__WIDE(gan__regroup_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
 
 static void gan__regroup_batch(gan_float *dst, const gan_float *src, int n, int channels, size_t plane, int to_operand)
 {
@@ -12086,6 +12113,10 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
 
 /*
    HISTORY
+      0.5.3  (2026-12)  speed: the packing's short copies stay inline loops (no memcpy calls), whole
+                        panels of A packed in fixed-width loops that vectorize, the layout regroups
+                        copied in vector loops; a bias gradient sums each channel in one run of
+                        double lanes over all samples (one rounding to float, not one a sample).
       0.5.2  (2026-12)  speed: AVX-512 convolutions without the gather instruction (im2col panels
                         through per-call gather plans, col2im by image rows fused with the product
                         that makes its columns); the penalty's dual backward carries the primal
