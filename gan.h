@@ -2854,7 +2854,7 @@ static void gan__gemm_packed(gan_float *pack, int trans_a, int trans_b, int M, i
 #ifndef GAN__USER_GEMM /* a GAN_GEMM takes the weights as they are */
 /* op(A) (M x K) packed as the GEMM packs it, once for many products with the same A (a layer's
    weights over the chunks of a batch): K block p0 (of the kernels' KC) at dst + p0 M', M' = M
-   rounded up to whole panels of mr rows. The threads take ranges of K blocks. */
+   rounded up to whole panels of mr rows. The threads take K blocks, each in parts of GAN__MC rows. */
 typedef struct gan__prepack {
     gan_float *dst;
     const gan_float *A;
@@ -2865,12 +2865,13 @@ GAN__BODY void gan__prepack_part_body(void *ctx, size_t lo, size_t hi)
 {
     const gan__prepack *u = (const gan__prepack *)ctx;
     const gan__isa_info *isa = gan__isa();
-    int m_pad = (u->M + isa->mr - 1) / isa->mr * isa->mr;
-    size_t blk;
-    for (blk = lo; blk < hi; blk++) {
-        int p0 = (int)blk * isa->kc;
-        gan__pack_a(u->dst + (size_t)p0 * m_pad, u->A, u->lda, u->trans_a, 0, u->M, p0,
-                    u->K - p0 < isa->kc ? u->K - p0 : isa->kc, isa->mr, 1);
+    int m_pad = (u->M + isa->mr - 1) / isa->mr * isa->mr, groups = (u->M + GAN__MC - 1) / GAN__MC;
+    size_t part;
+    for (part = lo; part < hi; part++) { /* K block part / groups, rows GAN__MC (part % groups) onwards */
+        int p0 = (int)(part / (size_t)groups) * isa->kc, i0 = (int)(part % (size_t)groups) * GAN__MC;
+        int kc = u->K - p0 < isa->kc ? u->K - p0 : isa->kc;
+        gan__pack_a(u->dst + (size_t)p0 * m_pad + (size_t)i0 * kc, u->A, u->lda, u->trans_a, i0,
+                    u->M - i0 < GAN__MC ? u->M - i0 : GAN__MC, p0, kc, isa->mr, 1);
     }
 }
 GAN__WIDE(gan__prepack_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
@@ -2879,13 +2880,15 @@ static void gan__prepack_a(gan_float *dst, const gan_float *A, int lda, int tran
 {
     gan__prepack u;
     int kc = gan__isa()->kc;
+    size_t groups = (size_t)((M + GAN__MC - 1) / GAN__MC); /* of GAN__MC rows, the parts of a K block */
     u.dst = dst;
     u.A = A;
     u.lda = lda;
     u.trans_a = trans_a;
     u.M = M;
     u.K = K;
-    gan__parallel_for(gan__prepack_part, &u, (size_t)((K + kc - 1) / kc), (size_t)(GAN__ELEM_GRAIN / ((size_t)M * kc) + 1));
+    gan__parallel_for(gan__prepack_part, &u, (size_t)((K + kc - 1) / kc) * groups,
+                      (size_t)(GAN__ELEM_GRAIN / ((size_t)(M < GAN__MC ? M : GAN__MC) * kc) + 1));
 }
 #endif
 
@@ -3374,15 +3377,20 @@ static int gan__conv_chunk(int plane, int max_batch)
 
 /* Samples whose columns col2im's paths (Conv2d's dL/dx, ConvTranspose2d's forward) hold at once:
    about GAN__COL_COLS columns, enough for the GEMM's tiles and few enough to stay in a core's cache
-   for col2im. A GAN_GEMM reads im2col's columns from the same buffer, so it keeps the whole chunk. */
+   for col2im, or more while the ckk rows of col stay within GAN__COL_VALUES (a one-channel side's 16
+   rows would otherwise make 32 small products a batch, each a hand-off to the threads). A GAN_GEMM
+   reads im2col's columns from the same buffer, so it keeps the whole chunk. */
 #define GAN__COL_COLS 256
-static int gan__col_chunk(int plane, int chunk)
+#define GAN__COL_VALUES (1 << 18)
+static int gan__col_chunk(int plane, int ckk, int chunk)
 {
 #ifdef GAN__USER_GEMM
     (void)plane;
+    (void)ckk;
     return chunk;
 #else
-    int c = (GAN__COL_COLS + plane - 1) / plane;
+    int c = (GAN__COL_COLS + plane - 1) / plane, fits = (int)(GAN__COL_VALUES / ((double)ckk * plane));
+    if (fits > c) c = fits;
     return c < chunk ? c : chunk;
 #endif
 }
@@ -3481,7 +3489,8 @@ static const char *gan__conv_plan(gan_layer *L, const gan_shape *in, int n_in, g
     s->work = gan__mul((size_t)(conv ? L->out_ch : L->in_ch), gan__mul((size_t)g.oh, (size_t)g.ow));
     s->work_chunk = gan__conv_chunk(g.oh * g.ow, 0);
     s->work_fixed = gan__add(gan__mul(gan__mul((size_t)g.c, kk), gan__mul((size_t)g.oh * g.ow,
-                                                                        (size_t)gan__col_chunk(g.oh * g.ow, s->work_chunk))),
+                                                                        (size_t)gan__col_chunk(g.oh * g.ow, (int)kk * g.c,
+                                                                                               s->work_chunk))),
                              gan__add(gan__mul(kk, gan__mul((size_t)g.oh * g.ow, (size_t)s->work_chunk)),
                                       gan__mul(gan__col2im_width_bound(&g), (size_t)g.h * g.w)));
     s->work_fixed = gan__add(s->work_fixed, gan__conv_wpack_count(gan__mul((size_t)g.c, kk), (size_t)(conv ? L->out_ch : L->in_ch)));
@@ -3624,22 +3633,44 @@ typedef struct gan__conv_work {
     const gan__spread *spread; /* AVX-512's col2im by rows (gan__spread_table), or NULL */
 } gan__conv_work;
 
-/* For each kernel offset (ki, kj) and column q = s OH OW + oh OW + ow of a chunk: the index
-   s count + (oh stride - pad + ki) w + ow stride - pad + kj of channel 0 of sample s, or -1 where the
-   window leaves the image. im2col, col2im and the GEMM's packing then read through it with no bounds
-   arithmetic. */
-static void gan__window_table(int *window, const gan_conv_geom *g, int chunk, size_t count)
+/* The window table's row for kernel offset (ki, kj): for each column q = s OH OW + oh OW + ow of a
+   chunk, the index s count + (oh stride - pad + ki) w + ow stride - pad + kj of channel 0 of sample
+   s, or -1 where the window leaves the image. im2col, col2im and the GEMM's packing then read
+   through the table with no bounds arithmetic. */
+static void gan__window_row(int *window, const gan_conv_geom *g, int ki, int kj, int chunk, size_t count)
 {
-    int ki, kj, s, oh, ow;
-    for (ki = 0; ki < g->k; ki++)
-        for (kj = 0; kj < g->k; kj++)
-            for (s = 0; s < chunk; s++)
-                for (oh = 0; oh < g->oh; oh++)
-                    for (ow = 0; ow < g->ow; ow++) {
-                        int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
-                        *window++ = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? s * (int)count + ih * g->w + iw : -1;
-                    }
+    int s, oh, ow;
+    for (s = 0; s < chunk; s++)
+        for (oh = 0; oh < g->oh; oh++)
+            for (ow = 0; ow < g->ow; ow++) {
+                int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
+                *window++ = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? s * (int)count + ih * g->w + iw : -1;
+            }
 }
+
+/* The window table's rows [lo, hi) (kernel offsets kk = ki k + kj), each with its gather plans when
+   the kernel set reads them: rows of ld entries and of plan_ld plan blocks. */
+typedef struct gan__window_tables {
+    int *window;
+    gan__gblock *plans; /* or NULL */
+    const gan_conv_geom *g;
+    int chunk, ld, plan_ld, hw;
+    size_t count;
+} gan__window_tables;
+
+static void gan__window_tables_part(void *ctx, size_t lo, size_t hi)
+{
+    const gan__window_tables *u = (const gan__window_tables *)ctx;
+    size_t kk;
+    for (kk = lo; kk < hi; kk++) {
+        int *row = u->window + kk * (size_t)u->ld;
+        gan__window_row(row, u->g, (int)kk / u->g->k, (int)kk % u->g->k, u->chunk, u->count);
+        if (u->plans) gan__gather_plan(u->plans + kk * (size_t)u->plan_ld, row, u->ld, (int)u->count, u->hw);
+    }
+}
+
+/* Table entries (a row and its plans cost about 10 ns an entry) worth waking the threads for. */
+#define GAN__TABLE_GRAIN 4096
 
 /* col2im's table: for each input position p of channel 0 of sample 0, the entries kk col_ld + pos of
    the columns whose windows read p (window rows ld apart), in increasing kernel offset kk (the order
@@ -3665,6 +3696,7 @@ static int gan__col2im_table(int *at, const int *window, int ld, int col_ld, int
 static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
 {
     gan__conv_work w;
+    gan__window_tables tables;
     int *window;
     w.g = gan__geom(L);
     w.ckk = w.g.c * L->k * L->k;
@@ -3672,13 +3704,12 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.chunk = gan__conv_even_chunk(gan__conv_chunk(w.plane, L->max_batch), n);
     w.other_ch = L->kind == GAN_CONV2D ? L->out_ch : L->in_ch;
     w.count = (size_t)w.g.c * w.g.h * w.g.w;
-    w.col_chunk = gan__col_chunk(w.plane, w.chunk);
+    w.col_chunk = gan__col_chunk(w.plane, w.ckk, w.chunk);
     w.col_ld = w.col_chunk * w.plane;
     w.side = L->work;
     w.col = w.side + (size_t)w.other_ch * w.chunk * w.plane;
     w.wpack = w.col + (size_t)w.ckk * w.col_ld + GAN__GVEC; /* col2im's vector loads may read past col */
     window = (int *)(void *)(w.wpack + gan__conv_wpack_count((size_t)w.ckk, (size_t)w.other_ch));
-    gan__window_table(window, &w.g, w.chunk, w.count);
     w.im.x = NULL;
     w.im.window = window;
     w.im.ld = w.chunk * w.plane;
@@ -3689,18 +3720,23 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.im.plan = NULL;
     w.spread = NULL;
     w.im.plan_ld = gan__plan_blocks((size_t)w.im.ld);
-    if (!gan__isa()->planned) {
+    tables.window = window;
+    tables.plans = gan__isa()->planned ? (gan__gblock *)(void *)(w.sum_at + gan__col2im_width_bound(&w.g) * (size_t)w.im.hw)
+                                       : NULL;
+    tables.g = &w.g;
+    tables.chunk = w.chunk;
+    tables.ld = w.im.ld;
+    tables.plan_ld = w.im.plan_ld;
+    tables.hw = w.im.hw;
+    tables.count = w.count;
+    gan__parallel_for(gan__window_tables_part, &tables, (size_t)w.im.kk_n, GAN__TABLE_GRAIN / (size_t)w.im.ld + 1);
+    if (!tables.plans) {
         w.sum_width = gan__col2im_table(w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw,
                                         gan__col2im_width_bound(&w.g));
     } else { /* col2im by rows needs no table of its own */
-        gan__gblock *plans = (gan__gblock *)(void *)(w.sum_at + gan__col2im_width_bound(&w.g) * (size_t)w.im.hw);
-        gan__spread *spread = (gan__spread *)(void *)(plans + (size_t)w.im.kk_n * w.im.plan_ld);
-        int r;
-        for (r = 0; r < w.im.kk_n; r++)
-            gan__gather_plan(plans + (size_t)r * w.im.plan_ld, window + (size_t)r * w.im.ld, w.im.ld, (int)w.count,
-                             w.im.hw);
+        gan__spread *spread = (gan__spread *)(void *)(tables.plans + (size_t)w.im.kk_n * w.im.plan_ld);
         gan__spread_table(spread, &w.g);
-        w.im.plan = plans;
+        w.im.plan = tables.plans;
         w.spread = spread;
     }
     return w;
@@ -3843,6 +3879,7 @@ typedef struct gan__fused_col2im {
     const gan__conv_work *w;
     gan_float *out; /* the first sample's image */
     int n, per_thread, group; /* samples; channels a thread, a group */
+    int by_samples; /* too few channels to share: each thread takes samples, all of their rows */
 } gan__fused_col2im;
 
 static void gan__fused_col2im_part(void *ctx, int t, int nt)
@@ -3850,7 +3887,13 @@ static void gan__fused_col2im_part(void *ctx, int t, int nt)
     const gan__fused_col2im *u = (const gan__fused_col2im *)ctx;
     int kk_n = u->w->im.kk_n, c0 = t * u->per_thread, end = c0 + u->per_thread, c1;
     gan__gemm_job job = u->job;
-    (void)nt;
+    if (u->by_samples) { /* the columns of samples s0 .. s1, then their images */
+        int s0 = u->n * t / nt, s1 = u->n * (t + 1) / nt, plane = u->w->plane;
+        if (s0 == s1) return;
+        gan__gemm_range(&job, gan__pack_of(u->job.pack0, t), 0, job.M, s0 * plane, s1 * plane);
+        gan__col2im_avx512(u->out + (size_t)s0 * u->w->count, job.C + (size_t)s0 * plane, s1 - s0, 0, u->w->g.c, u->w);
+        return;
+    }
     if (end > u->w->g.c) end = u->w->g.c;
     job.C = u->job.C + (size_t)c0 * kk_n * job.ldc_i; /* the rows of the thread's first group */
     for (; c0 < end; c0 = c1) {
@@ -3884,7 +3927,11 @@ static void gan__col2im_product(const gan_layer *L, const gan__conv_work *w, con
         u.per_thread = (u.per_thread + step - 1) / step * step;
         u.group = GAN__MC / kk_n / step * step;
         if (u.group < step) u.group = step;
-        threads = (w->g.c + u.per_thread - 1) / u.per_thread;
+        u.by_samples = 0;
+        if (threads > 1 && (w->g.c + u.per_thread - 1) / u.per_thread == 1) { /* one thread's channels */
+            u.by_samples = 1;
+            if (threads > nt) threads = nt;
+        } else threads = (w->g.c + u.per_thread - 1) / u.per_thread;
         gan__parallel(gan__fused_col2im_part, &u, threads);
         return;
     }
@@ -12116,7 +12163,9 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
       0.5.3  (2026-12)  speed: the packing's short copies stay inline loops (no memcpy calls), whole
                         panels of A packed in fixed-width loops that vectorize, the layout regroups
                         copied in vector loops; a bias gradient sums each channel in one run of
-                        double lanes over all samples (one rounding to float, not one a sample).
+                        double lanes over all samples (one rounding to float, not one a sample);
+                        two threads: window tables, plans and prepacked weights built on both, and
+                        a one-channel layer's col2im product shared by samples, in fewer chunks.
       0.5.2  (2026-12)  speed: AVX-512 convolutions without the gather instruction (im2col panels
                         through per-call gather plans, col2im by image rows fused with the product
                         that makes its columns); the penalty's dual backward carries the primal

@@ -22,8 +22,9 @@
 
    Cases, each a Conv2d and a ConvTranspose2d: k 5 stride 3 pad 2 on 11 x 9; k 1; k 3 pad 0; k 4
    stride 2 pad 1 on 7 x 7 (DCGAN's, plus Conv2d on 14 x 14); k 3 stride 2 pad 1 (output_padding 1 for
-   the transpose); channels 3 -> 5 and 7 -> 4; batch 30 and batch 1 (a network planned for one
-   sample). Where the plane im2col works over (Conv2d's output, ConvTranspose2d's input) is 49 to 144
+   the transpose); channels 3 -> 5 and 7 -> 4; DCGAN's one-channel layers (Conv2d 1 -> 64 on 28 x 28,
+   ConvTranspose2d 64 -> 1 from 14 x 14), where two threads share col2im's product by samples, not
+   channels; batch 30 and batch 1 (a network planned for one sample). Where the plane im2col works over (Conv2d's output, ConvTranspose2d's input) is 49 to 144
    pixels, batch 30 runs in 2 to 4 chunks (15 + 15, 3 x 10, 8 + 8 + 8 + 6); the two Conv2d cases with
    outputs of 4 x 3 and 3 x 3 run it as one chunk. Each runs with every kernel set this machine has
    (the rest SKIP) at 1 and at 2 threads, whose results must be the same bits.
@@ -67,6 +68,10 @@ static const spec specs[] = {
     { "conv_transpose2d_k4s2p1_7x7", 1, 7, 4, 4, 2, 1, 0, 7, 7 },
     { "conv2d_k3s2p1_24x22", 0, 3, 5, 3, 2, 1, 0, 24, 22 },
     { "conv_transpose2d_k3s2p1op1_12x11", 1, 3, 5, 3, 2, 1, 1, 12, 11 },
+    /* one channel on im2col's side (DCGAN's first and last layers): big enough for two threads,
+       which then share col2im's product by samples */
+    { "conv2d_1to64_k4s2p1_28x28", 0, 1, 64, 4, 2, 1, 0, 28, 28 },
+    { "conv_transpose2d_64to1_k4s2p1_14x14", 1, 64, 1, 4, 2, 1, 0, 14, 14 },
 };
 
 #define N_ISA 3
