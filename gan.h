@@ -2393,6 +2393,8 @@ typedef struct gan__gemm_job {
     size_t ldc_i, ldc_j;
     gan_float *pack0;  /* the calling thread's packing buffer */
     int split_n;       /* threads take ranges of columns (1) or of rows (0) */
+    int b_ready;       /* the thread's packing buffer holds op(B) already: the one K x N block of a
+                          product no larger than KC x NC, packed by the thread's call before */
 } gan__gemm_job;
 
 /* The panels of op(A)'s rows i0 .. i0 + mc over K block p0: packed into apack, or where they already
@@ -2471,9 +2473,10 @@ GAN__BODY void gan__gemm_range_body(const gan__gemm_job *job, gan_float *pack, i
         for (p0 = 0; p0 < job->K; p0 += kcmax) {
             int kc = job->K - p0 < kcmax ? job->K - p0 : kcmax;
             const gan_float *a = gan__a_panels(job, apack, i_lo, i_hi - i_lo, p0, kc);
+            GAN_ASSERT((!job->b_ready || (job->K <= kcmax && j_hi - j_lo <= GAN__NC)) && "a ready op(B) is one block");
             for (j0 = j_lo; j0 < j_hi; j0 += GAN__NC) {
                 int nc = j_hi - j0 < GAN__NC ? j_hi - j0 : GAN__NC;
-                gan__pack_b_of(job, bpack, j0, nc, p0, kc);
+                if (!job->b_ready) gan__pack_b_of(job, bpack, j0, nc, p0, kc);
                 gan__gemm_block(job, a, bpack, i_lo, i_hi - i_lo, j0, nc, p0, kc);
             }
         }
@@ -2801,6 +2804,7 @@ static int gan__gemm_job_of(gan__gemm_job *out, gan_float *pack, int trans_a, in
     job.a_row0 = 0;
     job.a_rows = M;
     job.pack0 = pack;
+    job.b_ready = 0;
     GAN_ASSERT((!apacked || alpha == 1) && "a prepacked A is packed with alpha 1");
     if (N < job.isa->nr && M > N && !im && !apacked) { /* C^T = op(B)^T op(A)^T: the narrow side goes across the rows */
         job.trans_a = !trans_b;
@@ -3902,6 +3906,8 @@ static void gan__fused_col2im_part(void *ctx, int t, int nt)
         job.M = (c1 - c0) * kk_n;
         gan__gemm_range(&job, gan__pack_of(u->job.pack0, t), 0, job.M, 0, job.N);
         gan__col2im_avx512(u->out, job.C, u->n, c0, c1, u->w);
+        /* B (K x N) packed by the first group serves the others when it is one block */
+        job.b_ready = job.K <= job.isa->kc && job.N <= GAN__NC;
     }
 }
 #endif
