@@ -12172,8 +12172,10 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
                         panels of A packed in fixed-width loops that vectorize, the layout regroups
                         copied in vector loops; a bias gradient sums each channel in one run of
                         double lanes over all samples (one rounding to float, not one a sample);
-                        two threads: window tables, plans and prepacked weights built on both, and
-                        a one-channel layer's col2im product shared by samples, in fewer chunks.
+                        col2im's fused product packs its B once a thread, not once a group; two
+                        threads: window tables, plans and prepacked weights built on both, a
+                        one-channel layer's col2im product shared by samples, in fewer chunks, and
+                        waiting threads poll about 0.5 ms (was 50 us) before they sleep.
       0.5.2  (2026-12)  speed: AVX-512 convolutions without the gather instruction (im2col panels
                         through per-call gather plans, col2im by image rows fused with the product
                         that makes its columns); the penalty's dual backward carries the primal
