@@ -1394,6 +1394,7 @@ GANDEF const char *gan_last_error(void);
 #if !defined(GAN_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
 #define GAN__THREADS 1
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 #endif
 
@@ -2509,6 +2510,7 @@ typedef struct gan__pool gan__pool;
 typedef struct gan__worker {
     gan__pool *pool;
     int t;
+    unsigned long go; /* the last task's round that the caller gave this worker a part of */
 } gan__worker;
 
 struct gan__pool {
@@ -2519,9 +2521,10 @@ struct gan__pool {
     void **pack_block;    /* their unaligned allocations */
     pthread_mutex_t mu, busy; /* busy: one caller at a time; another runs its task alone */
     pthread_cond_t go, done;
-    unsigned long round;  /* bumped for each task */
-    int pending, quit;
-    gan__task_fn fn;
+    unsigned long round;  /* bumped for each task (by the caller only) */
+    int pending, quit;    /* parts not yet done; stop */
+    int sleepers, caller_asleep; /* workers waiting on go; the caller waiting on done */
+    gan__task_fn fn;      /* the task: written before its round is handed out, read by its parts */
     void *ctx;
     int nt;
 };
@@ -2529,27 +2532,46 @@ struct gan__pool {
 static gan__pool *gan__the_pool;
 
 /* Before sleeping on the condition variable, a thread waiting for the next task (or for the others
-   to finish one) polls for up to GAN__SPINS rounds (some 0.5 ms: a pause is 23 ns on AMD Zen 5): a
-   step starts hundreds of tasks a few microseconds apart, with serial stretches of up to a few
-   hundred microseconds between some (drawing z, a loss), and a sleep and wake-up through the kernel
-   costs more than many tasks (at 50 microseconds of polling a DCGAN step slept some 37 times). The
-   bound keeps the waste small when the caller stops training or another program holds the cores.
-   With gcc and clang the polled counters are read with atomic loads; elsewhere threads just sleep. */
+   to finish one) polls: GAN__PAUSES times with the pause instruction (some 50 microseconds: a pause
+   is 23 ns on AMD Zen 5), then up to GAN__SPINS in all with sched_yield between polls (some 0.5 ms
+   more), which hands the core to any thread waiting for it: the one being waited for, when there
+   are more threads than free cores. A step starts hundreds of tasks a few microseconds apart, with
+   serial stretches of up to a few hundred microseconds between some (drawing z, a loss), and a
+   sleep and wake-up through the kernel costs more than many tasks (polling 50 microseconds only, a
+   DCGAN step slept some 37 times). The bound keeps the waste small when the caller stops.
+   With gcc and clang the hand-off is atomics alone while no one sleeps: the caller hands each worker
+   its round and wakes sleepers only if there are any; a worker counts its part done and wakes the
+   caller only if it sleeps. The two pairs (round, sleepers) and (pending, caller_asleep) are each
+   written by one side and read by the other in sequentially consistent order, so one side always
+   sees the other and no wake-up is lost. Elsewhere every hand-off goes through the mutex and the
+   threads just sleep. */
 #if defined(__GNUC__) || defined(__clang__)
-#define GAN__SPINS 20000
+#define GAN__ATOMICS 1
+#define GAN__PAUSES 2000
+#define GAN__SPINS (GAN__PAUSES + 1000)
 #define GAN__LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define GAN__STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define GAN__LOAD_SC(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define GAN__STORE_SC(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+#define GAN__DEC(x) __atomic_sub_fetch(&(x), 1, __ATOMIC_SEQ_CST)
 #if defined(__x86_64__) || defined(__i386__)
 #define GAN__PAUSE() __builtin_ia32_pause()
 #else
 #define GAN__PAUSE() ((void)0)
 #endif
 #else
+#define GAN__ATOMICS 0
 #define GAN__SPINS 0
 #define GAN__LOAD(x) (x)
 #define GAN__STORE(x, v) ((x) = (v))
+#define GAN__LOAD_SC(x) (x)
+#define GAN__STORE_SC(x, v) ((x) = (v))
+#define GAN__DEC(x) (--(x))
 #define GAN__PAUSE() ((void)0)
+#define GAN__PAUSES 0
 #endif
+/* Poll number `spin` of a wait. */
+#define GAN__POLL(spin) ((spin) < GAN__PAUSES ? GAN__PAUSE() : (void)sched_yield())
 #endif
 
 /* Threads in use: 0 until the first network, gan_gemm or gan_set_threads chooses (the cores). */
@@ -2563,24 +2585,24 @@ static void *gan__worker_main(void *arg)
     unsigned long seen = 0;
     long spin;
     for (;;) {
-        for (spin = 0; spin < GAN__SPINS && GAN__LOAD(pool->round) == seen && !GAN__LOAD(pool->quit); spin++) GAN__PAUSE();
-        pthread_mutex_lock(&pool->mu);
-        while (GAN__LOAD(pool->round) == seen && !GAN__LOAD(pool->quit)) pthread_cond_wait(&pool->go, &pool->mu);
-        if (GAN__LOAD(pool->quit)) break;
-        seen = GAN__LOAD(pool->round);
-        if (w->t < pool->nt) {
-            gan__task_fn fn = pool->fn;
-            void *ctx = pool->ctx;
-            int nt = pool->nt;
-            pthread_mutex_unlock(&pool->mu);
-            fn(ctx, w->t, nt);
+        int asleep;
+        for (spin = 0; spin < GAN__SPINS && GAN__LOAD(w->go) == seen && !GAN__LOAD(pool->quit); spin++) GAN__POLL(spin);
+        if (!GAN__ATOMICS || (GAN__LOAD(w->go) == seen && !GAN__LOAD(pool->quit))) {
             pthread_mutex_lock(&pool->mu);
-            GAN__STORE(pool->pending, GAN__LOAD(pool->pending) - 1);
-            if (GAN__LOAD(pool->pending) == 0) pthread_cond_signal(&pool->done);
+            GAN__STORE_SC(pool->sleepers, pool->sleepers + 1);
+            while (GAN__LOAD_SC(w->go) == seen && !GAN__LOAD(pool->quit)) pthread_cond_wait(&pool->go, &pool->mu);
+            GAN__STORE(pool->sleepers, pool->sleepers - 1);
+            pthread_mutex_unlock(&pool->mu);
         }
-        pthread_mutex_unlock(&pool->mu);
+        if (GAN__LOAD(pool->quit)) break;
+        seen = GAN__LOAD(w->go); /* the task's fields were written before it: they hold until pending is 0 */
+        pool->fn(pool->ctx, w->t, pool->nt);
+        if (!GAN__ATOMICS) pthread_mutex_lock(&pool->mu);
+        asleep = GAN__DEC(pool->pending) == 0 && (!GAN__ATOMICS || GAN__LOAD_SC(pool->caller_asleep));
+        if (GAN__ATOMICS && asleep) pthread_mutex_lock(&pool->mu);
+        if (asleep) pthread_cond_signal(&pool->done);
+        if (!GAN__ATOMICS || asleep) pthread_mutex_unlock(&pool->mu);
     }
-    pthread_mutex_unlock(&pool->mu);
     return NULL;
 }
 
@@ -2639,6 +2661,7 @@ static gan__pool *gan__pool_new(int n)
     for (t = 1; t < n && ok; t++) {
         pool->workers[t].pool = pool;
         pool->workers[t].t = t;
+        pool->workers[t].go = 0;
         if (pthread_create(&pool->tid[t], NULL, gan__worker_main, &pool->workers[t]) != 0) {
             pool->tid[t] = 0;
             ok = 0;
@@ -2701,19 +2724,29 @@ static void gan__parallel(gan__task_fn fn, void *ctx, int nt)
     gan__pool *pool = gan__the_pool;
     long spin;
     if (nt > 1 && pool && nt <= pool->n && pthread_mutex_trylock(&pool->busy) == 0) {
-        pthread_mutex_lock(&pool->mu);
+        int t, wake;
         pool->fn = fn;
         pool->ctx = ctx;
         pool->nt = nt;
         GAN__STORE(pool->pending, nt - 1);
-        GAN__STORE(pool->round, pool->round + 1);
-        pthread_cond_broadcast(&pool->go);
-        pthread_mutex_unlock(&pool->mu);
+        pool->round++;
+        if (!GAN__ATOMICS) pthread_mutex_lock(&pool->mu);
+        for (t = 1; t < nt; t++) GAN__STORE_SC(pool->workers[t].go, pool->round);
+        wake = !GAN__ATOMICS || GAN__LOAD_SC(pool->sleepers) > 0;
+        if (GAN__ATOMICS && wake) pthread_mutex_lock(&pool->mu);
+        if (wake) {
+            pthread_cond_broadcast(&pool->go);
+            pthread_mutex_unlock(&pool->mu);
+        }
         fn(ctx, 0, nt);
-        for (spin = 0; spin < GAN__SPINS && GAN__LOAD(pool->pending) > 0; spin++) GAN__PAUSE();
-        pthread_mutex_lock(&pool->mu);
-        while (GAN__LOAD(pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->mu);
-        pthread_mutex_unlock(&pool->mu);
+        for (spin = 0; spin < GAN__SPINS && GAN__LOAD(pool->pending) > 0; spin++) GAN__POLL(spin);
+        if (!GAN__ATOMICS || GAN__LOAD(pool->pending) > 0) {
+            pthread_mutex_lock(&pool->mu);
+            GAN__STORE_SC(pool->caller_asleep, 1);
+            while (GAN__LOAD_SC(pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->mu);
+            GAN__STORE(pool->caller_asleep, 0);
+            pthread_mutex_unlock(&pool->mu);
+        }
         pthread_mutex_unlock(&pool->busy);
         return;
     }
@@ -3334,22 +3367,50 @@ static const char *gan__linear_plan(gan_layer *L, const gan_shape *in, int n_in,
     return NULL;
 }
 
+/* A bias along rows of n x width values: y[i][j] += b[j] (add), or db[j] += dy[i][j] row by row
+   (grad; y is db, b is dy), for the columns j in [lo, hi): the threads take ranges of columns. */
+typedef struct gan__row_bias_call {
+    gan_float *y;
+    const gan_float *b;
+    int n, width, grad;
+} gan__row_bias_call;
+
+GAN__BODY void gan__row_bias_part_body(void *ctx, size_t lo, size_t hi)
+{
+    const gan__row_bias_call *u = (const gan__row_bias_call *)ctx;
+    size_t j;
+    int i;
+    for (i = 0; i < u->n; i++) {
+        gan_float *GAN__RESTRICT y = u->grad ? u->y : u->y + (size_t)i * u->width;
+        const gan_float *GAN__RESTRICT b = u->grad ? u->b + (size_t)i * u->width : u->b;
+        for (j = lo; j < hi; j++) y[j] += b[j];
+    }
+}
+GAN__WIDE(gan__row_bias_part, (void *ctx, size_t lo, size_t hi), (ctx, lo, hi))
+
+static void gan__row_bias(gan_float *y, const gan_float *b, int n, int width, int grad)
+{
+    gan__row_bias_call u;
+    u.y = y;
+    u.b = b;
+    u.n = n;
+    u.width = width;
+    u.grad = grad;
+    gan__parallel_for(gan__row_bias_part, &u, (size_t)width, GAN__ELEM_GRAIN / ((size_t)n + 1) + 1);
+}
+
 /* y (N, out) = x (N, in) W^T + b */
 static void gan__linear_forward(gan_layer *L, const gan__fwd *f)
 {
-    int i;
     gan__matmul(L, 0, 1, f->n, L->out_ch, L->in_ch, f->x[0], L->in_ch, L->W, L->in_ch, 0, f->y, L->out_ch);
-    if (L->b && f->bias)
-        for (i = 0; i < f->n; i++) gan__axpy_row(f->y + (size_t)i * L->out_ch, L->b, 1, L->out_ch);
+    if (L->b && f->bias) gan__row_bias(f->y, L->b, f->n, L->out_ch, 0);
 }
 
 /* dW += dy^T x, db += sum_n dy, dx = dy W */
 static void gan__linear_backward(gan_layer *L, const gan__fwd *f, const gan__bwd *b)
 {
-    int i;
     if (b->dparams) gan__matmul(L, 1, 0, L->out_ch, L->in_ch, f->n, b->dy, L->out_ch, f->x[0], L->in_ch, 1, L->dW, L->in_ch);
-    if (b->dbias && L->db)
-        for (i = 0; i < f->n; i++) gan__axpy_row(L->db, b->dy + (size_t)i * L->out_ch, 1, L->out_ch);
+    if (b->dbias && L->db) gan__row_bias(L->db, b->dy, f->n, L->out_ch, 1);
     if (b->dx[0]) gan__matmul(L, 0, 0, f->n, L->in_ch, L->out_ch, b->dy, L->out_ch, L->W, L->in_ch, 0, b->dx[0], L->in_ch);
 }
 
@@ -12174,8 +12235,10 @@ GANDEF int gan_eval_modes(gan_mode_scores *s, const gan_float *xy, int n, const 
                         double lanes over all samples (one rounding to float, not one a sample);
                         col2im's fused product packs its B once a thread, not once a group; two
                         threads: window tables, plans and prepacked weights built on both, a
-                        one-channel layer's col2im product shared by samples, in fewer chunks, and
-                        waiting threads poll about 0.5 ms (was 50 us) before they sleep.
+                        one-channel layer's col2im product shared by samples, in fewer chunks, a
+                        Linear layer's bias on the threads, and a lock-free hand-off to the pool
+                        whose waiting threads poll 50 us, then yield between polls for about 0.5 ms
+                        more, before they sleep.
       0.5.2  (2026-12)  speed: AVX-512 convolutions without the gather instruction (im2col panels
                         through per-call gather plans, col2im by image rows fused with the product
                         that makes its columns); the penalty's dual backward carries the primal

@@ -27,6 +27,8 @@
    - Adam, RMSProp and SGD-momentum moments of a parameter whose gradient stops are never subnormal
      and end exactly 0, while Adam's parameters track a double-precision Adam.
    - Training steps allocate nothing with two threads (GAN_MALLOC is a counting wrapper here).
+   - The pool runs every part of 20000 tasks of 1 to 4 parts exactly once, across pauses that let its
+     threads sleep.
    - gan_set_isa refuses a kernel set that is not there; gan_isa_name names every value.
    Also built by tests/run with -DGAN_NO_DISPATCH and with -DGAN_NO_THREADS. */
 #define _POSIX_C_SOURCE 200809L /* pthread_attr_setstacksize under -std=c99 */
@@ -1315,6 +1317,41 @@ static void test_alloc_two_threads(void)
     }
 }
 
+#ifdef SPEED_THREADS
+/* The pool's hand-off: tasks of 1 to 4 parts in a random order on a pool of 4 threads (so workers
+   sit some tasks out), with pauses longer than the threads poll, so that they also go to sleep and
+   are woken. Each part adds the task's number to its own sum: every part must run exactly once a
+   task (a lost wake-up hangs instead, and TSan in CI watches the atomics). */
+static long pool_sums[4];
+static void pool_part(void *ctx, int t, int nt)
+{
+    (void)nt;
+    pool_sums[t] += *(const long *)ctx;
+}
+
+static void test_pool_handoff(void)
+{
+    long expect[4] = { 0, 0, 0, 0 }, task;
+    int i, t, bad = 0, n = gan_set_threads(4);
+    gan_rng rng;
+    gan_rng_seed(&rng, 7);
+    for (i = 0; i < 20000; i++) {
+        int nt = 1 + (int)(gan_rng_u32(&rng) % 4u);
+        task = i + 1;
+        gan__parallel(pool_part, &task, nt);
+        for (t = 0; t < (nt <= n ? nt : 1); t++) expect[t] += task;
+        if (i % 2000 == 1999) {
+            struct timespec pause = { 0, 3000000 }; /* 3 ms, past the polling */
+            nanosleep(&pause, NULL);
+        }
+    }
+    for (t = 0; t < 4; t++) bad += pool_sums[t] != expect[t];
+    test_report("threads.pool_runs_every_part_once", n == 4 && bad == 0, "%d of 4 parts' sums wrong (pool of %d threads)",
+                bad, n);
+    gan_set_threads(2);
+}
+#endif
+
 /* CPU seconds since the last call, printed after each group of checks. */
 static void lap(const char *what)
 {
@@ -1348,6 +1385,10 @@ int main(void)
     test_flush();
     lap("flush");
     test_alloc_two_threads();
+#ifdef SPEED_THREADS
+    test_pool_handoff();
+    lap("pool hand-off");
+#endif
     gan_set_isa(GAN_ISA_AUTO);
     gan_set_threads(1);
     printf("# test_speed: %.2f s of CPU time, about %.0f s of wall time\n", (double)(clock() - start) / CLOCKS_PER_SEC,
