@@ -2260,18 +2260,18 @@ GAN__BODY void gan__pack_a(gan_float *GAN__RESTRICT dst, const gan_float *GAN__R
                 for (r = 0; r < rows; r++) d[r] = alpha * src[r];
                 for (; r < mr; r++) d[r] = 0;
             }
-        } else if (rows == GAN__MR_MAX && mr == GAN__MR_MAX) { /* a whole panel (six rows) interleaved */
+        } else if (rows == 6 && mr == 6) { /* a whole panel of the AVX kernels' six rows, named, interleaved */
             const gan_float *GAN__RESTRICT s0 = A + (size_t)(i0 + i) * lda + p0, *GAN__RESTRICT s1 = s0 + lda,
                                            *GAN__RESTRICT s2 = s1 + lda, *GAN__RESTRICT s3 = s2 + lda,
                                            *GAN__RESTRICT s4 = s3 + lda, *GAN__RESTRICT s5 = s4 + lda;
             gan_float *GAN__RESTRICT d = dst;
             for (p = 0; p < kc; p++) {
-                d[GAN__MR_MAX * p] = alpha * s0[p];
-                d[GAN__MR_MAX * p + 1] = alpha * s1[p];
-                d[GAN__MR_MAX * p + 2] = alpha * s2[p];
-                d[GAN__MR_MAX * p + 3] = alpha * s3[p];
-                d[GAN__MR_MAX * p + 4] = alpha * s4[p];
-                d[GAN__MR_MAX * p + 5] = alpha * s5[p];
+                d[6 * p] = alpha * s0[p];
+                d[6 * p + 1] = alpha * s1[p];
+                d[6 * p + 2] = alpha * s2[p];
+                d[6 * p + 3] = alpha * s3[p];
+                d[6 * p + 4] = alpha * s4[p];
+                d[6 * p + 5] = alpha * s5[p];
             }
         } else { /* the panel's rows are rows of A: read them side by side, write the panel in order */
             const gan_float *src[GAN__MR_MAX];
@@ -3715,24 +3715,23 @@ static void gan__window_row(int *window, const gan_conv_geom *g, int ki, int kj,
             }
 }
 
-/* The window table's rows [lo, hi) (kernel offsets kk = ki k + kj), each with its gather plans when
-   the kernel set reads them: rows of ld entries and of plan_ld plan blocks. */
+/* The window table's rows [lo, hi) (kernel offsets kk = ki k + kj) of a call's scratch, each with its
+   gather plans when the kernel set reads them (plans not NULL). */
 typedef struct gan__window_tables {
-    int *window;
+    const gan__conv_work *w;
+    int *window;        /* w's table, written here (w holds it as const) */
     gan__gblock *plans; /* or NULL */
-    const gan_conv_geom *g;
-    int chunk, ld, plan_ld, hw;
-    size_t count;
 } gan__window_tables;
 
 static void gan__window_tables_part(void *ctx, size_t lo, size_t hi)
 {
     const gan__window_tables *u = (const gan__window_tables *)ctx;
+    const gan__im2col_src *im = &u->w->im;
     size_t kk;
     for (kk = lo; kk < hi; kk++) {
-        int *row = u->window + kk * (size_t)u->ld;
-        gan__window_row(row, u->g, (int)kk / u->g->k, (int)kk % u->g->k, u->chunk, u->count);
-        if (u->plans) gan__gather_plan(u->plans + kk * (size_t)u->plan_ld, row, u->ld, (int)u->count, u->hw);
+        int *row = u->window + kk * (size_t)im->ld;
+        gan__window_row(row, &u->w->g, (int)kk / u->w->g.k, (int)kk % u->w->g.k, u->w->chunk, u->w->count);
+        if (u->plans) gan__gather_plan(u->plans + kk * (size_t)im->plan_ld, row, im->ld, (int)u->w->count, im->hw);
     }
 }
 
@@ -3787,15 +3786,10 @@ static gan__conv_work gan__conv_scratch(const gan_layer *L, int n)
     w.im.plan = NULL;
     w.spread = NULL;
     w.im.plan_ld = gan__plan_blocks((size_t)w.im.ld);
+    tables.w = &w;
     tables.window = window;
     tables.plans = gan__isa()->planned ? (gan__gblock *)(void *)(w.sum_at + gan__col2im_width_bound(&w.g) * (size_t)w.im.hw)
                                        : NULL;
-    tables.g = &w.g;
-    tables.chunk = w.chunk;
-    tables.ld = w.im.ld;
-    tables.plan_ld = w.im.plan_ld;
-    tables.hw = w.im.hw;
-    tables.count = w.count;
     gan__parallel_for(gan__window_tables_part, &tables, (size_t)w.im.kk_n, GAN__TABLE_GRAIN / (size_t)w.im.ld + 1);
     if (!tables.plans) {
         w.sum_width = gan__col2im_table(w.sum_at, window, w.im.ld, w.col_ld, w.im.kk_n, w.plane, w.im.hw,
